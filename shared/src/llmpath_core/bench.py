@@ -1,0 +1,139 @@
+"""Benchmark helpers: warm-up, repeats, median, and side-by-side ratios measured in one process.
+
+Speed targets in llmpath are ratios against an anchor library measured in the same run
+(``compare``), never absolute timings asserted in tests. Runs of the two implementations are
+interleaved so that drift in machine load hits both alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+def _synchronize() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+@dataclass
+class Timing:
+    """Wall-clock timings of one callable, in seconds."""
+
+    name: str
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "median_s": self.median,
+            "best_s": self.best,
+            "repeats": len(self.times),
+        }
+
+
+def _time_once(fn: Callable[[], Any]) -> float:
+    _synchronize()
+    start = time.perf_counter()
+    fn()
+    _synchronize()
+    return time.perf_counter() - start
+
+
+def measure(
+    fn: Callable[[], Any], *, name: str = "fn", warmup: int = 1, repeats: int = 5
+) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed (CUDA synchronised)."""
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    for _ in range(warmup):
+        fn()
+    return Timing(name, [_time_once(fn) for _ in range(repeats)])
+
+
+@dataclass
+class Comparison:
+    """Two implementations of the same job, measured side by side.
+
+    ``speedup`` is ``anchor.median / ours.median``: above 1 means ours is faster.
+    """
+
+    task: str
+    ours: Timing
+    anchor: Timing
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> float:
+        return self.anchor.median / self.ours.median
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "ours": self.ours.name,
+            "ours_median_s": self.ours.median,
+            "anchor": self.anchor.name,
+            "anchor_median_s": self.anchor.median,
+            "speedup": self.speedup,
+            **self.extra,
+        }
+
+
+def compare(
+    task: str,
+    ours: Callable[[], Any],
+    anchor: Callable[[], Any],
+    *,
+    names: tuple[str, str] = ("ours", "anchor"),
+    warmup: int = 1,
+    repeats: int = 5,
+) -> Comparison:
+    """Measure ``ours`` against ``anchor`` in this process, interleaving their runs."""
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    for _ in range(warmup):
+        ours()
+        anchor()
+    a, b = Timing(names[0]), Timing(names[1])
+    for _ in range(repeats):
+        a.times.append(_time_once(ours))
+        b.times.append(_time_once(anchor))
+    return Comparison(task, a, b)
+
+
+def results_rows(results: Sequence[Comparison]) -> list[dict[str, Any]]:
+    """Rows for :func:`llmpath_core.report.print_table` / JSON output."""
+    return [r.to_dict() for r in results]
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on, for READMEs and benchmark JSON."""
+    import os
+    import platform
+
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+__all__ = ["Comparison", "Timing", "compare", "machine_info", "measure", "results_rows"]
