@@ -85,6 +85,8 @@ def test_dataset_folder_goes_through_datasets(tmp_path):
 def test_bad_inputs_are_clear_user_errors(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_text(tmp_path / "missing.txt")
+    with pytest.raises(UserError, match="no such file"):
+        load_text("missing.jsonl")  # a relative file name is not taken for a hub id
     (tmp_path / "x.csv").write_text("a,b\n")
     with pytest.raises(UserError, match="unsupported file type"):
         load_text(tmp_path / "x.csv")

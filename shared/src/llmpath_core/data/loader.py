@@ -25,6 +25,7 @@ from llmpath_core.errors import UserError
 
 BUNDLED = ("stories", "pydoc")
 TEXT_SUFFIXES = (".txt", ".md", ".text")
+_FILE_SUFFIXES = (*TEXT_SUFFIXES, ".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -139,7 +140,7 @@ def load_documents(
     path = Path(text).expanduser()
     if path.is_file():
         docs = _read_file(path, text_field)
-    elif path.is_dir() or _HUB_ID.match(text):
+    elif path.is_dir() or (_HUB_ID.match(text) and path.suffix.lower() not in _FILE_SUFFIXES):
         docs = _read_dataset(str(path) if path.is_dir() else text, split, text_field)
     else:
         raise UserError(
