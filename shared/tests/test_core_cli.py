@@ -4,6 +4,7 @@ import pytest
 import typer
 
 from llmpath_core.cli import Run, command, make_app, run_app
+from llmpath_core.device import resolve_device
 from llmpath_core.errors import UserError
 
 app = make_app("example", "An example chapter CLI.")
@@ -47,7 +48,7 @@ def invoke(capsys, *args):
 def test_json_prints_exactly_one_object_and_logs_go_to_stderr(capsys):
     code, out, err = invoke(capsys, "work", "--steps", "5", "--seed", "7", "--json")
     assert code == 0
-    assert json.loads(out) == {"steps": 5, "device": "cpu", "seed": 7}
+    assert json.loads(out) == {"steps": 5, "device": str(resolve_device("auto")), "seed": 7}
     assert out.count("\n") == 1
     assert "a stray print from a library" in err and "a log line" in err
 

@@ -6,6 +6,9 @@ from llmpath_core.bench import measure
 
 pytest_plugins = ["pytester"]
 
+# load the plugin by module whether or not it is installed (entry point "llmpath")
+PLUGIN = ("-p", "no:llmpath", "-p", "llmpath_core.pytest_plugin")
+
 MARKED = """
 import pytest
 
@@ -26,14 +29,14 @@ def test_markers_skip_without_cuda_and_without_llmpath_slow(pytester, monkeypatc
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("LLMPATH_SLOW", raising=False)
     pytester.makepyfile(MARKED)
-    pytester.runpytest("--strict-markers").assert_outcomes(passed=1, skipped=2)
+    pytester.runpytest(*PLUGIN, "--strict-markers").assert_outcomes(passed=1, skipped=2)
 
 
 def test_markers_run_when_allowed(pytester, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("LLMPATH_SLOW", "1")
     pytester.makepyfile(MARKED)
-    pytester.runpytest("--strict-markers").assert_outcomes(passed=3)
+    pytester.runpytest(*PLUGIN, "--strict-markers").assert_outcomes(passed=3)
 
 
 @pytest.mark.gpu
