@@ -52,6 +52,14 @@ def test_to_jsonable_handles_arrays_tensors_and_nan(tmp_path):
     assert to_jsonable(value) == {"a": 1.5, "b": [1, 2], "c": None, "p": str(tmp_path)}
 
 
+def test_table_columns_are_the_union_of_the_rows():
+    table = make_table([{"a": 1, "b": 2.5}, {"a": 2, "c": "x"}])
+    assert [c.header for c in table.columns] == ["a", "b", "c"]
+    assert list(table.columns[1].cells) == ["2.5", "-"]
+    assert list(table.columns[2].cells) == ["-", "x"]
+    assert table.columns[0].justify == "right" and table.columns[2].justify == "left"
+
+
 def test_table_formats_numbers():
     table = make_table([{"name": "x", "value": 0.000012345, "n": 3}])
     assert [c.header for c in table.columns] == ["name", "value", "n"]

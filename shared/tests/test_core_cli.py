@@ -125,3 +125,23 @@ def test_fail_sets_exit_code_after_printing_result(capsys):
 def test_no_arguments_prints_help(capsys):
     code, out, _ = invoke(capsys)
     assert code == 0 and "work" in out and "read" in out
+
+
+def test_commands_without_a_device_do_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "fast.py"
+    script.write_text(
+        "import sys\n"
+        "from llmpath_core.cli import Run, command, make_app, run_app\n"
+        "app = make_app('fast', 'fast')\n"
+        "@command(app, device=False, out=False)\n"
+        "def hello(run: Run) -> dict:\n"
+        "    return {'torch_imported': 'torch' in sys.modules}\n"
+        "run_app(app)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), "hello", "--json"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(proc.stdout) == {"torch_imported": False}

@@ -52,3 +52,15 @@ def test_atomic_dir_success_and_failure(tmp_path):
         (tmp / "weights.bin").write_bytes(b"\x00")
     assert sorted(os.listdir(target)) == ["weights.bin"]
     assert _leftovers(tmp_path) == []
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "out.txt", "x")
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "f").write_text("y")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755

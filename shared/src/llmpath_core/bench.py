@@ -8,16 +8,17 @@ interleaved so that drift in machine load hits both alike.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 
 def _synchronize() -> None:
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    # wait for queued CUDA kernels, if torch is in use and CUDA was initialised
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
 
 
@@ -123,6 +124,8 @@ def machine_info() -> dict[str, Any]:
     """What the numbers were measured on, for READMEs and benchmark JSON."""
     import os
     import platform
+
+    import torch
 
     info = {
         "python": platform.python_version(),

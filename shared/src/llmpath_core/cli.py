@@ -17,10 +17,12 @@ A chapter's ``cli.py`` stays thin::
         run_app(app)
 
 Every command decorated with :func:`command` gets ``--seed``, ``--json`` and ``--debug`` and, unless
-turned off, ``--device`` and ``--out``. Errors: a :class:`~llmpath_core.errors.UserError` (and the
-usual bad-input exceptions: missing file, permission, out of memory) becomes one line on stderr and
-exit code 2; ``--debug`` adds the traceback. With ``--json`` exactly one JSON object is printed on
-stdout (``{"error": ...}`` on failure) and everything else, stray prints included, goes to stderr.
+turned off, ``--device`` and ``--out``. torch is imported only for commands with ``--device``, so
+a command that needs no tensors starts fast. Errors: a :class:`~llmpath_core.errors.UserError`
+(and the usual bad-input exceptions: missing file, permission, out of memory) becomes one line on
+stderr and exit code 2; ``--debug`` adds the traceback. With ``--json`` exactly one JSON object is
+printed on stdout (``{"error": ...}`` on failure) and everything else, stray prints included, goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -35,17 +37,18 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import torch
 import typer
 from rich.console import Console
 
-from llmpath_core.device import resolve_device
 from llmpath_core.errors import UserError
 from llmpath_core.progress import stderr_console
 from llmpath_core.report import make_table, to_jsonable
 from llmpath_core.seed import seed_everything
+
+if TYPE_CHECKING:
+    import torch
 
 try:  # recent typer vendors its own copy of click
     from typer._click import exceptions as click_errors
@@ -63,15 +66,26 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     PermissionError,
     FileExistsError,
     MemoryError,
-    torch.OutOfMemoryError,
 )
 
 _OOM_HINT = "out of memory: try a smaller model, batch size or sequence length, or --device cpu"
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # torch.OutOfMemoryError, matched by name so that this module does not import torch
+    return isinstance(exc, MemoryError) or (
+        type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("torch")
+    )
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for exceptions that are the user's to fix (see ``USER_ERRORS``, and torch's OOM)."""
+    return isinstance(exc, USER_ERRORS) or _is_out_of_memory(exc)
+
+
 def error_line(exc: BaseException) -> str:
     """The one line a user sees for ``exc``."""
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+    if _is_out_of_memory(exc):
         return _OOM_HINT
     if isinstance(exc, OSError) and exc.filename is not None:
         reason = exc.strerror or type(exc).__name__
@@ -85,7 +99,7 @@ class Run:
     """What a command receives besides its own options: the common options, resolved."""
 
     seed: int = 0
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device: torch.device | None = None  # None for commands registered with device=False
     out: Path | None = None
     json: bool = False
     debug: bool = False
@@ -232,10 +246,16 @@ def command(
             )
             try:
                 with redirect:
-                    run.device = resolve_device(kwargs.pop("llmpath_device", "cpu"))
-                    seed_everything(run.seed)
+                    if device:
+                        from llmpath_core.device import resolve_device
+
+                        run.device = resolve_device(kwargs.pop("llmpath_device"))
+                    # commands without --device seed torch only if something imported it
+                    seed_everything(run.seed, torch=True if device else None)
                     result = fn(run, **kwargs)
-            except USER_ERRORS as exc:
+            except Exception as exc:
+                if not is_user_error(exc):
+                    raise
                 _report_error(exc, as_json=as_json, debug=debug, stdout=stdout)
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
@@ -286,4 +306,13 @@ def run_app(app: typer.Typer, args: Sequence[str] | None = None) -> NoReturn:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["EXIT_USER_ERROR", "USER_ERRORS", "Run", "command", "error_line", "make_app", "run_app"]
+__all__ = [
+    "EXIT_USER_ERROR",
+    "USER_ERRORS",
+    "Run",
+    "command",
+    "error_line",
+    "is_user_error",
+    "make_app",
+    "run_app",
+]

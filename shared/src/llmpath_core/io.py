@@ -17,6 +17,18 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_like_new(path: str | Path, directory: bool = False) -> None:
+    # mkstemp/mkdtemp create owner-only entries; give the result the mode a plain open() or
+    # mkdir() would have under the current umask
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success move it onto ``path``.
@@ -33,6 +45,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
+        _chmod_like_new(tmp)
         with open(tmp, mode.replace("x", "w"), **open_kwargs) as handle:
             yield handle
             handle.flush()
@@ -55,6 +68,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        _chmod_like_new(tmp, directory=True)
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -56,12 +56,18 @@ def make_table(
     *,
     title: str | None = None,
 ) -> Table:
-    """A rich table from a list of dicts; columns default to the keys of the first row."""
+    """A rich table from a list of dicts; columns default to every key, in order of appearance.
+
+    A cell missing from a row shows as ``-``.
+    """
     if columns is None:
-        columns = list(rows[0].keys()) if rows else []
+        columns = list(dict.fromkeys(key for row in rows for key in row))
     table = Table(title=title, header_style="bold")
     for column in columns:
-        numeric = bool(rows) and isinstance(rows[0].get(column), (int, float))
+        values = [row[column] for row in rows if row.get(column) is not None]
+        numeric = bool(values) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        )
         table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*(format_value(row.get(c)) for c in columns))
