@@ -1,0 +1,55 @@
+"""Tokenizer training and packing: lossless round trip, exact byte counts, deterministic batches."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from ch07_pretraining import TokenData, prepare_corpus, token_byte_lengths
+from llmpath_core import UserError, load_documents
+
+
+def test_prepare_writes_packed_uint16_files(tiny_data):
+    meta = json.loads((tiny_data / "meta.json").read_text())
+    assert meta["dtype"] == "uint16" and meta["vocab_size"] == 300
+    data = TokenData.open(tiny_data)
+    assert data.train.size == meta["train_tokens"] == (tiny_data / "train.bin").stat().st_size // 2
+    assert int(data.train.max()) < 300
+    # one <|endoftext|> after every document
+    eos = data.tokenizer().eos_token_id
+    assert int((np.asarray(data.val) == eos).sum()) == meta["val_docs"]
+
+
+def test_tokenizer_round_trips_and_byte_lengths_are_exact(tiny_data):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_data)  # the standard HF loader
+    docs = load_documents("stories", split="validation", max_chars=10_000)
+    for doc in docs[:20]:
+        assert tokenizer.decode(tokenizer(doc)["input_ids"]) == doc
+    # bits per byte needs the bytes behind every token: they must add up to the corpus exactly
+    data = TokenData.open(tiny_data)
+    lengths = token_byte_lengths(data.tokenizer())
+    assert int(lengths[np.asarray(data.val)].sum()) == data.meta["val_bytes"]
+
+
+def test_batches_depend_only_on_their_position(tiny_data):
+    data = TokenData.open(tiny_data)
+    x1, y1 = data.batch(7, 4, 16, seed=0)
+    x2, y2 = data.batch(7, 4, 16, seed=0)
+    x3, _ = data.batch(8, 4, 16, seed=0)
+    assert x1.equal(x2) and y1.equal(y2) and not x1.equal(x3)
+    assert x1[:, 1:].equal(y1[:, :-1])  # targets are the inputs shifted by one
+
+
+def test_bad_corpus_is_a_user_error(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n")
+    with pytest.raises(UserError, match="no text"):
+        prepare_corpus(empty, tmp_path / "out", vocab_size=300)
+    with pytest.raises(UserError, match="too small"):
+        prepare_corpus("stories", tmp_path / "out", vocab_size=100, max_chars=5_000)
+    with pytest.raises(UserError, match="not a prepared data folder"):
+        TokenData.open(tmp_path)
+    assert not (tmp_path / "out").exists()  # nothing half-written

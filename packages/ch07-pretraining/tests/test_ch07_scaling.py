@@ -1,0 +1,32 @@
+"""Scaling-law fit: recovers known constants; the experiment runs end to end on tiny models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ch07_pretraining.scaling import PowerLawFit, fit_power_law, scaling_experiment
+from llmpath_core import UserError
+
+
+def test_fit_recovers_known_parameters():
+    truth = PowerLawFit(E=1.5, A=2.0, alpha=0.4)
+    n = np.array([1e4, 3e4, 1e5, 3e5, 1e6])
+    fit = fit_power_law(n, truth.predict(n))
+    assert pytest.approx(1.5, rel=1e-4) == fit.E
+    assert pytest.approx(2.0, rel=1e-4) == fit.A
+    assert fit.alpha == pytest.approx(0.4, rel=1e-4)
+    assert float(fit.predict(1e7)) == pytest.approx(float(truth.predict(1e7)), rel=1e-4)
+    with pytest.raises(UserError):
+        fit_power_law([1e4, 1e5], [3.0, 2.0])
+
+
+def test_scaling_experiment_end_to_end(tiny_config, tmp_path):
+    config = tiny_config(max_steps=4, checkpoint_every=0, eval_every=4)
+    result = scaling_experiment(config, [1, 2, 3, 4], tmp_path)
+    params = [p["params"] for p in result["points"]]
+    assert params == sorted(params) and len(set(params)) == 4
+    assert result["held_out_depth"] == 4
+    assert math.isfinite(result["predicted_loss"]) and result["relative_error"] >= 0
