@@ -102,8 +102,9 @@ def test_demo_one_chapter_json(site, capfd, monkeypatch):
     assert demo["showed"] == "ch98-fake ran" and demo["headline"] == "seed=5" and demo["ok"]
 
 
-def test_demo_all_summarises_and_fails_when_a_chapter_fails(site, capfd, monkeypatch):
-    proc = llmpath(site, capfd, monkeypatch, "demo", "--all", "--json")
+@pytest.mark.parametrize("args", [["--all"], []])
+def test_demo_all_summarises_and_fails_when_a_chapter_fails(site, capfd, monkeypatch, args):
+    proc = llmpath(site, capfd, monkeypatch, "demo", *args, "--json")
     assert proc.returncode == 1
     result = json.loads(proc.stdout)
     assert result["failed"] == ["ch97-broken"]
@@ -122,5 +123,5 @@ def test_demo_bad_input_is_one_line_exit_2(site, capfd, monkeypatch):
     proc = llmpath(site, capfd, monkeypatch, "demo", "ch42")
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown chapter 'ch42'")
-    proc = llmpath(site, capfd, monkeypatch, "demo")
-    assert proc.returncode == 2 and "or --all" in proc.stderr
+    proc = llmpath(site, capfd, monkeypatch, "demo", "ch98", "--all")
+    assert proc.returncode == 2 and "or --all, not both" in proc.stderr

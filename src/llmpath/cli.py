@@ -33,12 +33,15 @@ def demo(
     chapter: str | None = typer.Argument(
         None, help="chapter to run: 3, 03, ch03 or the package name"
     ),
-    all_: bool = typer.Option(False, "--all", help="run every installed chapter's demo in order"),
+    all_: bool = typer.Option(
+        False, "--all", help="run every installed chapter's demo in order (the default)"
+    ),
     device: str = typer.Option("auto", "--device", help="device passed to each demo"),
 ) -> dict:
-    """Run one chapter's demo, or every installed chapter's demo with --all and a summary table."""
-    if bool(chapter) == all_:
-        raise UserError("give a chapter (e.g. `llmpath demo ch03`) or --all, not both or neither")
+    """Run one chapter's demo, or every installed chapter's demo (--all, the default) and a summary
+    table."""
+    if chapter is not None and all_:
+        raise UserError("give a chapter (e.g. `llmpath demo ch03`) or --all, not both")
     found = [c for c in discover_chapters() if c.installed]
     passthrough = ["--seed", str(run.seed)]
     if device != "auto":
