@@ -19,7 +19,9 @@ from llmpath_core.cli import run_app
 
 def test_parity_json_in_process(tiny_hf_models, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        run_app(app, ["parity", "--model", str(tiny_hf_models["gpt2"]), "--json"])
+        run_app(
+            app, ["parity", "--model", str(tiny_hf_models["gpt2"]), "--device", "cpu", "--json"]
+        )
     assert exit_info.value.code == 0
     result = json.loads(capsys.readouterr().out)
     (row,) = result["models"]

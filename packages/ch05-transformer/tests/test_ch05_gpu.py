@@ -7,12 +7,16 @@ kernels in bf16 against the float32 reference within 3e-2, the rounding of an 8-
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from ch05_transformer import from_pretrained, generate, naive_attention, tiled_attention
 from ch05_transformer.attention import sdpa_attention
+from ch05_transformer.cli import app
 from ch05_transformer.parity import load_anchor
+from llmpath_core.cli import run_app
 
 pytestmark = pytest.mark.gpu
 CUDA_FP32_TOL = 1e-4
@@ -64,3 +68,26 @@ def test_decoders_match_transformers_on_cuda(tiny_hf_models, arch):
     cached = generate(ours, prompt, 20, use_cache=True)
     recomputed = generate(ours, prompt, 20, use_cache=False)
     assert cached.device.type == "cuda" and torch.equal(cached, recomputed)
+
+
+def _cli(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_app(app, [*args, "--json"])
+    assert exit_info.value.code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_parity_and_training_on_cuda(tiny_hf_models, tmp_path, capsys):
+    result = _cli(["parity", "--model", str(tiny_hf_models["llama"]), "--device", "cuda"], capsys)
+    (row,) = result["models"]
+    assert row["logits_max_abs_diff"] <= CUDA_FP32_TOL
+    assert row["kv_cache_logits_max_abs_diff"] <= CUDA_FP32_TOL
+    trained = _cli(
+        ["train", "--device", "cuda", "--steps", "60", "--out", str(tmp_path / "m")], capsys
+    )
+    assert trained["final_loss"] < 0.6 * trained["first_loss"]
+    text = _cli(
+        ["generate", "--device", "cuda", "--model", str(tmp_path / "m"), "--max-new-tokens", "8"],
+        capsys,
+    )
+    assert text["new_tokens"] == 8

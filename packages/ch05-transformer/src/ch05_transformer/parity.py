@@ -87,13 +87,21 @@ def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @torch.no_grad()
 def parity_report(
-    path: str | Path, *, seq_len: int = 24, batch: int = 2, seed: int = 0
+    path: str | Path,
+    *,
+    seq_len: int = 24,
+    batch: int = 2,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
-    """Max-abs differences between our model and transformers' for the folder ``path``."""
+    """Max-abs differences between our model and transformers' for the folder ``path``.
+
+    Both models run in float32 on ``device`` on the same inputs.
+    """
     config = read_config(path)
     model_type = config["model_type"]
-    ours = from_pretrained(path)
-    anchor = load_anchor(path, model_type)
+    ours = from_pretrained(path).to(device)
+    anchor = load_anchor(path, model_type).to(device)
     gen = torch.Generator().manual_seed(seed)
     report: dict[str, Any] = {
         "model": str(path),
@@ -104,7 +112,7 @@ def parity_report(
         report.update(_encoder_parity(path, ours, anchor, gen, seq_len, batch))
         return report
     seq_len = min(seq_len, ours.max_positions)
-    ids = torch.randint(0, ours.config.vocab_size, (batch, seq_len), generator=gen)
+    ids = torch.randint(0, ours.config.vocab_size, (batch, seq_len), generator=gen).to(device)
     logits = ours(ids)
     report["logits_max_abs_diff"] = _max_abs(logits, anchor(ids).logits)
     # prefill half, then decode the rest one token at a time through the KV cache
@@ -125,6 +133,8 @@ def _encoder_parity(path, ours, anchor, gen, seq_len, batch) -> dict[str, Any]:
         ids = torch.randint(1, ours.config.vocab_size, (batch, seq_len), generator=gen)
         mask = torch.ones_like(ids)
         mask[0, seq_len // 2 :] = 0  # one padded row
+    device = next(ours.parameters()).device
+    ids, mask = ids.to(device), mask.to(device)
     hidden = ours(ids, mask)
     ref = anchor(input_ids=ids, attention_mask=mask).last_hidden_state
     valid = mask.bool()
@@ -133,7 +143,7 @@ def _encoder_parity(path, ours, anchor, gen, seq_len, batch) -> dict[str, Any]:
         from sentence_transformers import SentenceTransformer
 
         st = SentenceTransformer(str(path), device="cpu")
-        ref_emb = torch.as_tensor(st.encode(PARITY_TEXTS, convert_to_numpy=True))
+        ref_emb = torch.as_tensor(st.encode(PARITY_TEXTS, convert_to_numpy=True)).to(device)
         emb = F.normalize(mean_pool(hidden, mask), dim=1)
         out["embedding_min_cosine"] = float(F.cosine_similarity(emb, ref_emb, dim=1).min())
         out["embedding_max_abs_diff"] = _max_abs(emb, ref_emb)

@@ -52,6 +52,7 @@ class TrainConfig:
     train_chars: int = 400_000
     val_chars: int = 40_000
     seed: int = 0
+    device: str = "cpu"
 
 
 @dataclass
@@ -89,8 +90,10 @@ def evaluate(
     n = min(max_windows, (len(stream) - 1) // context)
     x = stream[: n * context].view(n, context)
     y = stream[1 : n * context + 1].view(n, context)
-    logits = model(x)
+    device = next(model.parameters()).device
+    logits = model(x.to(device))
     model.train()
+    y = y.to(device)
     return float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))
 
 
@@ -103,7 +106,7 @@ def train_decoder(cfg: TrainConfig | None = None, *, show_progress: bool = True)
     tokenizer = train_tokenizer(train_texts, cfg.model.vocab_size)
     train_ids = _stream(tokenizer, train_texts)
     val_ids = _stream(tokenizer, tiny_stories("validation", cfg.val_chars))
-    model = LlamaDecoder(cfg.model)
+    model = LlamaDecoder(cfg.model).to(cfg.device)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95)
     )
@@ -123,6 +126,7 @@ def train_decoder(cfg: TrainConfig | None = None, *, show_progress: bool = True)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         x, y = _batch(train_ids, cfg.batch_size, cfg.context, gen)
+        x, y = x.to(cfg.device), y.to(cfg.device)
         logits = model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -132,7 +136,7 @@ def train_decoder(cfg: TrainConfig | None = None, *, show_progress: bool = True)
         losses.append(loss.item())
     seconds = time.perf_counter() - start
     val_loss = evaluate(model, val_ids, cfg.context)
-    model.eval()
+    model.eval().cpu()  # results and saved folders live on the CPU
     return TrainResult(
         model, tokenizer, losses, val_loss, seconds, cfg.steps * cfg.batch_size * cfg.context
     )
