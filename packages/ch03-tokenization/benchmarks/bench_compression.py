@@ -21,10 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import sentencepiece as spm
-from tokenizers import Regex, models, pre_tokenizers, trainers
-from tokenizers import Tokenizer as HFTokenizer
 
 from ch03_tokenization import ALGORITHMS, GPT4_SPLIT_PATTERN
+from ch03_tokenization.hf_anchor import hf_byte_bpe
 from ch03_tokenization.labs import bert_tokenizer
 from llmpath_core import load_documents, load_text, machine_info, print_table
 
@@ -48,21 +47,7 @@ def main() -> None:
             tok = cls().train(docs, size)
             train_s[f"ours {algo}"] = time.perf_counter() - start
             encoders[f"ours {algo} {size}"] = tok.encode
-        hf = HFTokenizer(models.BPE())
-        hf.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(Regex(GPT4_SPLIT_PATTERN), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        )
-        hf.train_from_iterator(
-            docs,
-            trainers.BpeTrainer(
-                vocab_size=size,
-                show_progress=False,
-                initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            ),
-        )
+        hf = hf_byte_bpe(docs, size, GPT4_SPLIT_PATTERN)
         encoders[f"hf byte-bpe {size}"] = lambda t, hf=hf: hf.encode(t).ids
         for kind in ("unigram", "bpe"):
             buf = io.BytesIO()

@@ -18,30 +18,12 @@ from collections import Counter
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from tokenizers import Regex, models, pre_tokenizers, trainers
-from tokenizers import Tokenizer as HFTokenizer
 
 from ch03_tokenization import ByteBPETokenizer, naive_train, train_merges
 from ch03_tokenization.byte_bpe import hf_byte_order
+from ch03_tokenization.hf_anchor import hf_byte_bpe, hf_merges
 from ch03_tokenization.pretokenizers import RegexSplit
 from llmpath_core import compare, load_documents, machine_info, print_table
-
-
-def hf_train(docs: list[str], vocab_size: int, pattern: str) -> HFTokenizer:
-    hf = HFTokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    hf.train_from_iterator(docs, trainer)
-    return hf
 
 
 def main() -> None:
@@ -54,16 +36,12 @@ def main() -> None:
     cmp = compare(
         "byte-bpe train, vocab 4096, ~2 MB",
         lambda: ours_tok.train(docs, 4096),
-        lambda: hf_train(docs, 4096, pattern),
+        lambda: hf_byte_bpe(docs, 4096, pattern),
         names=("ours", "hf-tokenizers"),
         warmup=0,
         repeats=3,
     )
-    hf = hf_train(docs, 4096, pattern)
-    theirs = [
-        m.split(" ") if isinstance(m, str) else list(m)
-        for m in json.loads(hf.to_str())["model"]["merges"]
-    ]
+    theirs = hf_merges(hf_byte_bpe(docs, 4096, pattern))
     cmp.extra["merges_identical"] = ours_tok.to_hf_dict()["model"]["merges"] == theirs
     results.append(cmp)
 

@@ -11,31 +11,15 @@ import pytest
 import tiktoken
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizers import Regex, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
 from ch03_tokenization import ByteBPETokenizer, load_tokenizer, naive_train, train_merges
 from ch03_tokenization.byte_bpe import TIKTOKEN_FILE, bytes_to_unicode
+from ch03_tokenization.hf_anchor import hf_byte_bpe, hf_merges
 
 
 def hf_train(docs: list[str], vocab_size: int, pattern: str) -> list[list[str]]:
-    hf = HFTokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    hf.train_from_iterator(
-        docs,
-        trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
-    )
-    merges = json.loads(hf.to_str())["model"]["merges"]
-    return [m.split(" ") if isinstance(m, str) else list(m) for m in merges]
+    return hf_merges(hf_byte_bpe(docs, vocab_size, pattern))
 
 
 @pytest.fixture(scope="module")

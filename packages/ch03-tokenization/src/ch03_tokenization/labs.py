@@ -117,33 +117,18 @@ def bench_quick(docs: list[str], text: str, vocab_size: int = 2048) -> list[dict
     import json
     from collections import Counter
 
-    from tokenizers import Regex, models, pre_tokenizers, trainers
     from tokenizers import Tokenizer as HFTokenizer
 
     from ch03_tokenization.bpe import naive_train, train_merges
     from ch03_tokenization.byte_bpe import ByteBPETokenizer, hf_byte_order
+    from ch03_tokenization.hf_anchor import hf_byte_bpe
     from ch03_tokenization.pretokenizers import RegexSplit
     from llmpath_core import compare
 
     ours = ByteBPETokenizer()
 
     def hf_train() -> HFTokenizer:
-        hf = HFTokenizer(models.BPE())
-        hf.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(Regex(ours.pattern), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        )
-        hf.train_from_iterator(
-            docs,
-            trainers.BpeTrainer(
-                vocab_size=vocab_size,
-                show_progress=False,
-                initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            ),
-        )
-        return hf
+        return hf_byte_bpe(docs, vocab_size, ours.pattern)
 
     results = [
         compare(
@@ -222,31 +207,15 @@ def bert_tokenizer() -> WordPieceTokenizer:
 
 def byte_bpe_parity(docs: list[str], vocab_size: int, text: str) -> dict[str, Any]:
     """Train ours and HF's ``BpeTrainer`` identically; compare merges and encodings."""
-    from tokenizers import Regex, models, pre_tokenizers, trainers
+    import json
+
     from tokenizers import Tokenizer as HFTokenizer
 
     from ch03_tokenization.byte_bpe import ByteBPETokenizer
+    from ch03_tokenization.hf_anchor import hf_byte_bpe, hf_merges
 
     ours = ByteBPETokenizer().train(docs, vocab_size)
-    hf = HFTokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(ours.pattern), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    hf.train_from_iterator(
-        docs,
-        trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
-    )
-    import json
-
-    theirs = json.loads(hf.to_str())["model"]["merges"]
-    theirs = [m.split(" ") if isinstance(m, str) else list(m) for m in theirs]
+    theirs = hf_merges(hf_byte_bpe(docs, vocab_size, ours.pattern))
     mine = ours.to_hf_dict()["model"]["merges"]
     loaded = HFTokenizer.from_str(json.dumps(ours.to_hf_dict()))
     ids = ours.encode(text)

@@ -227,21 +227,9 @@ class WordPieceTokenizer(Tokenizer):
             "lowercase": self.lowercase,
         }
         decoder = {"type": "WordPiece", "prefix": PREFIX, "cleanup": True}
-        added = [
-            {
-                "id": i,
-                "content": t,
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": True,
-            }
-            for t, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])
-        ]
         return hf_skeleton(
             model,
-            added_tokens=added,
+            added_tokens=self._added_tokens_json(),
             normalizer=normalizer,
             pre_tokenizer={"type": "BertPreTokenizer"},
             decoder=decoder,
