@@ -17,6 +17,7 @@ from ch03_tokenization.labs import (
     bert_tokenizer,
     byte_bpe_parity,
     domain_adaptation,
+    domain_tokenizers,
     held_out_corpora,
     train_tokenizer,
     training_documents,
@@ -131,17 +132,11 @@ def compare(
 ) -> dict:
     """Fertility table on stories vs pydoc prose; with no --tokenizer, the domain lab:
     byte-bpe trained on stories (general) vs on pydoc (domain), plus BERT's WordPiece."""
-    tokenizers = {}
     docs = None
     if tokenizer:
-        for path in tokenizer:
-            tokenizers[str(path)] = load_tokenizer(path)
+        tokenizers = {str(path): load_tokenizer(path) for path in tokenizer}
     else:
-        for corpus in ("stories", "pydoc"):
-            docs = training_documents([corpus], max_chars=max_chars)
-            run.log(f"training byte-bpe on {corpus}")
-            tokenizers[f"byte-bpe@{corpus}"] = train_tokenizer("byte-bpe", docs, vocab_size)[0]
-        tokenizers["bert-wordpiece"] = bert_tokenizer()
+        tokenizers, docs = domain_tokenizers(vocab_size, max_chars, run.log)
     corpora = held_out_corpora(max_chars)
     rows = compare_tokenizers(tokenizers, corpora)
     run.table(rows, title="held-out fertility (higher chars/tok = better compression)")
@@ -190,6 +185,62 @@ def domain(
         "rows": rows,
         "showed": "general- vs domain-trained tokenizer on held-out domain text",
         "headline": f"domain-trained {algo}: {gain:+.0%} chars/token on {domain_text}",
+    }
+
+
+@command(app, device=False, out=False)
+def dashboard(
+    run: Run,
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8765, help="port to listen on (0 picks a free one)"),
+    tokenizer: list[Path] = typer.Option(
+        None, "--tokenizer", help="tokenizers to show (default: the compare lab's, trained here)"
+    ),
+    vocab_size: int = typer.Option(1000, help="vocab size of the tokenizers trained here"),
+    max_chars: int = typer.Option(
+        200_000, help="characters of each bundled corpus to train on (less starts faster)"
+    ),
+) -> dict:
+    """Serve a local page: type text and see how every tokenizer (ours, HF tokenizers, tiktoken
+    from our ranks, sentencepiece, BERT's WordPiece) cuts it, live. Ctrl-C stops it."""
+    import signal
+    import threading
+
+    from ch03_tokenization.dashboard import Dashboard, bind
+    from ch03_tokenization.labs import comparison_views
+
+    server = bind(host, port)  # first, so that a busy port fails before any training
+    try:
+        start = time.perf_counter()
+        views = comparison_views(tokenizer, vocab_size, max_chars, run.log)
+        server.dashboard = board = Dashboard(views)
+        server.log_requests = run.debug
+        run.log(f"{len(views)} tokenizers ready in {time.perf_counter() - start:.1f} s")
+        print(f"dashboard: {server.url}  (Ctrl-C stops it)", flush=True)
+        run.shown = True
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C and SIGTERM stop the server, even when started with SIGINT ignored (`&`)
+            def stop(signum: int, frame: object) -> None:
+                raise KeyboardInterrupt
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, stop)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            run.log(f"stopped after {board.requests} tokenize requests")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        server.server_close()
+    return {
+        "url": server.url,
+        "tokenizers": list(views),
+        "requests": board.requests,
+        "showed": "a live page comparing how each tokenizer cuts typed text",
+        "headline": f"{len(views)} tokenizers served at {server.url}",
     }
 
 

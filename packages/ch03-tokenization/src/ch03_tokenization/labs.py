@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -250,11 +250,15 @@ def anchor_views(
             views[f"tiktoken ({name} ranks)"] = Anchor(
                 tk.encode_ordinary,
                 lambda i, tk=tk: tk.decode_single_token_bytes(i).decode("utf-8", "replace"),
+                tk.decode,
+                tk.n_vocab,
             )
             hf = HFTokenizer.from_str(json.dumps(tok.to_hf_dict()))
             views[f"HF tokenizers ({name} json)"] = Anchor(
                 lambda s, hf=hf: hf.encode(s, add_special_tokens=False).ids,
                 lambda i, hf=hf: hf.decode([i]),
+                lambda ids, hf=hf: hf.decode(ids, skip_special_tokens=False),
+                hf.get_vocab_size(),
             )
     if docs:
         import sentencepiece as spm
@@ -264,7 +268,8 @@ def anchor_views(
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(lines),
             model_writer=buf,
-            vocab_size=vocab_size,
+            # with byte fallback the vocabulary must hold every character, 256 bytes and 3 metas
+            vocab_size=max(vocab_size, len({c for line in lines for c in line}) + 260),
             model_type="unigram",
             byte_fallback=True,
             character_coverage=1.0,
@@ -274,13 +279,57 @@ def anchor_views(
         )
         sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
         name = f"sentencepiece unigram {sp.get_piece_size()} {docs_label}".strip()
-        views[name] = Anchor(sp.encode, sp.id_to_piece)
+        views[name] = Anchor(sp.encode, sp.id_to_piece, sp.decode, sp.get_piece_size())
     from transformers import BertTokenizerFast
 
     bert = BertTokenizerFast(vocab=str(bert_vocab_path()))
     views["transformers BertTokenizerFast"] = Anchor(
-        lambda s: bert(s, add_special_tokens=False)["input_ids"], bert.convert_ids_to_tokens
+        lambda s: bert(s, add_special_tokens=False)["input_ids"],
+        bert.convert_ids_to_tokens,
+        bert.decode,
+        len(bert),
     )
+    return views
+
+
+def domain_tokenizers(
+    vocab_size: int = 1000,
+    max_chars: int | None = 200_000,
+    log: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Tokenizer], list[str]]:
+    """The domain lab's tokenizers: byte-bpe trained on the stories (general) and on the pydoc
+    prose (domain) at ``vocab_size``, plus BERT's WordPiece; also the pydoc training documents
+    (for a SentencePiece model trained on the same text, see :func:`anchor_views`)."""
+    tokenizers: dict[str, Tokenizer] = {}
+    docs: list[str] = []
+    for corpus in ("stories", "pydoc"):
+        docs = training_documents([corpus], max_chars=max_chars)
+        if log is not None:
+            log(f"training byte-bpe on {corpus}")
+        tokenizers[f"byte-bpe@{corpus}"] = train_tokenizer("byte-bpe", docs, vocab_size)[0]
+    tokenizers["bert-wordpiece"] = bert_tokenizer()
+    return tokenizers, docs
+
+
+def comparison_views(
+    paths: Sequence[str | Path] | None = None,
+    vocab_size: int = 1000,
+    max_chars: int | None = 200_000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Everything ``compare --html`` and the dashboard show: ours (the tokenizers at ``paths``,
+    or with none the domain lab's :func:`domain_tokenizers`) followed by the production
+    libraries beside them (:func:`anchor_views`; SentencePiece only when we trained here)."""
+    if paths:
+        tokenizers = {str(p): load_tokenizer(p) for p in paths}
+        docs = None
+    else:
+        tokenizers, docs = domain_tokenizers(vocab_size, max_chars, log)
+    if log is not None:
+        libraries = "tiktoken, HF tokenizers, sentencepiece, BERT" if docs else "tiktoken, HF, BERT"
+        log(f"building the library views ({libraries})")
+    views: dict[str, Any] = dict(tokenizers)
+    views.update(anchor_views(tokenizers, docs, vocab_size, "(trained on pydoc)"))
     return views
 
 
@@ -289,7 +338,9 @@ __all__ = [
     "bench_quick",
     "bert_tokenizer",
     "byte_bpe_parity",
+    "comparison_views",
     "domain_adaptation",
+    "domain_tokenizers",
     "held_out_corpora",
     "split_documents",
     "train_tokenizer",
