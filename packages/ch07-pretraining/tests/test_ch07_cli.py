@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -47,11 +48,50 @@ def test_train_then_resume(tiny_data, tmp_path):
     assert json.loads(resumed.stdout)["step"] == 6
     assert (run_dir / "config.json").is_file() and (run_dir / "tokenizer.json").is_file()
 
+    # release: the folder + card that llmpath's default model ships as
+    released = tmp_path / "released"
+    result = _cli(
+        "release",
+        str(run_dir),
+        "--name",
+        "draft",
+        "--out",
+        str(released),
+        "--command",
+        "make it",
+        "--train-seconds",
+        "1.5",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    card = json.loads((released / "card.json").read_text())
+    assert card["name"] == "draft" and card["commands"] == ["make it"]
+    assert card["training"]["steps"] == 6 and card["training"]["tokens_seen"] == 6 * 8 * 32
+    assert (
+        card["sha256"]
+        == summary["sha256"]
+        == hashlib.sha256((released / "model.safetensors").read_bytes()).hexdigest()
+    )
+    assert card["eval"]["seq_len"] == 32  # the model's context, not more
+    assert "sha256" in (released / "README.md").read_text()
+    assert len(card["samples"]) == 3
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmpath_core import evaluate_lm
+
+    model = AutoModelForCausalLM.from_pretrained(released)
+    again = evaluate_lm(model, AutoTokenizer.from_pretrained(released))
+    assert again["loss"] == pytest.approx(card["eval"]["loss"], rel=1e-4)
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["train", "--preset", "huge"], "unknown preset"),
+        (["train", "--precision", "fp8"], "precision must be one of"),
+        (["release", "{tmp}", "--out", "{tmp}/x"], "holds no finished model"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
@@ -60,3 +100,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert message in json.loads(result.stdout)["error"]
+
+
+def test_cuda_without_cuda_is_a_clean_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = _cli("train", "--device", "cuda", "--out", str(tmp_path / "run"), "--json")
+    assert result.returncode == 2
+    assert "CUDA is not available" in json.loads(result.stdout)["error"]
+    assert not (tmp_path / "run").exists()

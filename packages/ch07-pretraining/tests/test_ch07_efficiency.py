@@ -47,3 +47,24 @@ def test_efficiency_table_rows(tiny_config, tmp_path):
     assert by["accumulation x4"]["val_loss"] == pytest.approx(by["fp32"]["val_loss"], abs=1e-4)
     assert abs(by["bf16 autocast"]["val_loss"] - by["fp32"]["val_loss"]) < 0.1
     assert by["accumulation x4"]["activation_mb"] < 0.3 * by["fp32"]["activation_mb"]
+    for row in rows:  # MFU against a measured matmul peak: a fraction, never above 1
+        assert 0 < row["mfu"] < 1 and row["model_tflops"] > 0
+        assert row["peak_memory_mb"] is None  # per-run peak memory is a CUDA measurement
+
+
+def test_flops_per_token_counts_matmul_weights_once():
+    from ch07_pretraining.efficiency import flops_per_token
+
+    model = build_model(llama_config(2, 300, 32))  # width 64, MLP 176, tied embeddings
+    layer = 4 * 64 * 64 + 3 * 64 * 176
+    matmul_params = 2 * layer + 300 * 64  # the tied matrix once, as the output projection
+    assert flops_per_token(model, 32) == 6 * matmul_params + 12 * 2 * 32 * 64
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_losses(tiny_config, tmp_path):
+    """torch.compile (inductor; needs a C++ compiler on CPU) changes speed, not the maths."""
+    plain = train(tiny_config(max_steps=5, checkpoint_every=0), tmp_path / "plain")
+    compiled = train(tiny_config(max_steps=5, checkpoint_every=0, compile=True), tmp_path / "c")
+    assert _losses(tmp_path / "c") == pytest.approx(_losses(tmp_path / "plain"), abs=1e-4)
+    assert compiled["val_loss"] == pytest.approx(plain["val_loss"], abs=1e-4)

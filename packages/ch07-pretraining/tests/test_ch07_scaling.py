@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from ch07_pretraining.scaling import PowerLawFit, fit_power_law, scaling_experiment
+from ch07_pretraining.scaling import (
+    JointFit,
+    PowerLawFit,
+    fit_joint,
+    fit_power_law,
+    scaling_experiment,
+)
 from llmpath_core import UserError
 
 
@@ -23,10 +29,23 @@ def test_fit_recovers_known_parameters():
         fit_power_law([1e4, 1e5], [3.0, 2.0])
 
 
+def test_joint_fit_recovers_known_parameters():
+    truth = JointFit(E=1.2, A=1.5, alpha=0.35, B=2.5, beta=0.3)
+    n, d = np.meshgrid([2e4, 5e4, 1e5, 3e5], [1e5, 3e5, 1e6, 3e6, 1e7])
+    fit = fit_joint(n.ravel(), d.ravel(), truth.predict(n.ravel(), d.ravel()))
+    for name in ("E", "A", "alpha", "B", "beta"):
+        assert getattr(fit, name) == pytest.approx(getattr(truth, name), rel=1e-3), name
+    with pytest.raises(UserError, match="two sizes"):
+        fit_joint([1e5] * 5, [1e5, 2e5, 3e5, 4e5, 5e5], [3, 2.5, 2.2, 2.1, 2.0])
+
+
 def test_scaling_experiment_end_to_end(tiny_config, tmp_path):
-    config = tiny_config(max_steps=4, checkpoint_every=0, eval_every=4)
+    config = tiny_config(max_steps=4, checkpoint_every=0, eval_every=2)
     result = scaling_experiment(config, [1, 2, 3, 4], tmp_path)
     params = [p["params"] for p in result["points"]]
     assert params == sorted(params) and len(set(params)) == 4
     assert result["held_out_depth"] == 4
     assert math.isfinite(result["predicted_loss"]) and result["relative_error"] >= 0
+    # the token axis: two evaluations per run (steps 2 and 4), fitted jointly on three sizes
+    assert [d for d, _ in result["points"][0]["curve"]] == [2 * 8 * 32, 4 * 8 * 32]
+    assert math.isfinite(result["joint_predicted_loss"])

@@ -1,7 +1,8 @@
 """llmpath-core: the thin core every llmpath chapter stands on.
 
 Device and dtype choice, seeding, CLI scaffolding with clean errors and ``--json``, progress bars,
-benchmark helpers, reporting (tables, JSON, PNG plots), artefact paths and bundled data.
+benchmark helpers, reporting (tables, JSON, PNG plots), artefact paths, bundled data, and
+llmpath's default and draft models (``load_default_model``, ``evaluate_lm``).
 
 The names below are imported on first use (PEP 562), so ``import llmpath_core`` stays cheap and a
 tool that only needs tables or data does not pay for importing torch.
@@ -25,6 +26,14 @@ _EXPORTS = {
     "device": ["resolve_device", "resolve_dtype"],
     "errors": ["UserError"],
     "io": ["atomic_dir", "atomic_write", "write_json", "write_text"],
+    "models": [
+        "default_model_path",
+        "draft_model_path",
+        "evaluate_lm",
+        "load_default_model",
+        "load_draft_model",
+        "model_card",
+    ],
     "paths": ["artefact_path", "llmpath_home"],
     "progress": ["log", "track"],
     "report": ["line_plot", "make_table", "print_table", "to_jsonable"],
@@ -43,15 +52,21 @@ __all__ = [
     "atomic_write",
     "command",
     "compare",
+    "default_model_path",
+    "draft_model_path",
+    "evaluate_lm",
     "line_plot",
     "llmpath_home",
+    "load_default_model",
     "load_documents",
+    "load_draft_model",
     "load_text",
     "log",
     "machine_info",
     "make_app",
     "make_table",
     "measure",
+    "model_card",
     "print_table",
     "pydoc_prose",
     "resolve_device",

@@ -1,4 +1,4 @@
-"""``ch07-pretraining``: prepare, train, resume, sample, demo (a thin layer over the library)."""
+"""``ch07-pretraining``: prepare, train, resume, sample, release, demo (thin, over the library)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ app = make_app(
 _CONTRACT = ("step", "train_loss", "val_loss", "val_bpb", "tokens_per_s")
 
 
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
 def _summary(run: Run, result: dict, run_dir: Path) -> dict:
     out = {key: result[key] for key in _CONTRACT}
     out.update(
@@ -28,6 +32,8 @@ def _summary(run: Run, result: dict, run_dir: Path) -> dict:
         parameters=result["parameters"],
         tokens_seen=result["tokens_seen"],
         rollbacks=len(result["rollbacks"]),
+        device=result["device"],
+        peak_memory_mb=result["peak_memory_mb"],
         out=str(run_dir),
     )
     run.table(
@@ -40,6 +46,8 @@ def _summary(run: Run, result: dict, run_dir: Path) -> dict:
             {"metric": "train loss", "value": f"{result['train_loss']:.3f}"},
             {"metric": "tokens/s", "value": f"{result['tokens_per_s']:,.0f}"},
             {"metric": "rollbacks", "value": len(result["rollbacks"])},
+            {"metric": "device", "value": result["device"]},
+            {"metric": "peak memory (MiB)", "value": _mb(result["peak_memory_mb"])},
         ],
         title=f"run {run_dir}",
     )
@@ -64,7 +72,7 @@ def prepare(
     return {**meta, "out": str(out)}
 
 
-@command(app, device=False, out_help="run folder (checkpoints + the final HF model folder)")
+@command(app, out_help="run folder (checkpoints + the final HF model folder)")
 def train(
     run: Run,
     preset: str = typer.Option("tiny", help="tiny, small or default"),
@@ -82,8 +90,10 @@ def train(
     keep_last: int = typer.Option(3, help="checkpoints to keep"),
     stop_at: int = typer.Option(None, help="stop after this step (resume later)"),
     zero: bool = typer.Option(False, help="ZeRO-1 optimizer sharding (under torchrun)"),
-    precision: str = typer.Option("fp32", help="fp32 or bf16 (autocast)"),
+    fsdp: bool = typer.Option(False, help="FSDP: shard params, grads, optimizer (torchrun)"),
+    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or fp16 (+ GradScaler)"),
     grad_checkpointing: bool = typer.Option(False, help="recompute activations in backward"),
+    compile: bool = typer.Option(False, help="torch.compile the model"),
     inject_spike_at: int = typer.Option(None, help="lab: corrupt the batch at this data position"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
 ) -> dict:
@@ -105,14 +115,9 @@ def train(
     if resume:
         if run.out is None:
             raise UserError("--resume needs --out pointing at the run folder")
-        return resume_run(run, run_dir, max_steps)
-    if data is None:
-        data = run_dir / "data"
-        if rank == 0 and not (data / "meta.json").is_file():
-            run.log(f"preparing {corpus} (vocabulary {p.vocab_size}) in {data}")
-            prepare_corpus(corpus, data, vocab_size=p.vocab_size, max_chars=p.max_chars)
-        if distributed:
-            dist.barrier()
+        return resume_run(run, run_dir, max_steps, device=str(run.device))
+    prepare = data is None
+    data = run_dir / "data" if data is None else data
     steps = max_steps or p.max_steps
     config = TrainConfig(
         data=str(Path(data).resolve()),
@@ -127,34 +132,44 @@ def train(
         checkpoint_every=checkpoint_every if checkpoint_every is not None else max(1, steps // 5),
         keep_last=keep_last,
         zero=zero,
+        fsdp=fsdp,
         precision=precision,
         grad_checkpointing=grad_checkpointing,
+        compile=compile,
+        device=str(run.device),
         seed=run.seed,
         inject_spike_at=inject_spike_at,
     )
+    config.validate(dist.get_world_size() if distributed else 1)  # before writing anything
+    if prepare:
+        if rank == 0 and not (Path(data) / "meta.json").is_file():
+            run.log(f"preparing {corpus} (vocabulary {p.vocab_size}) in {data}")
+            prepare_corpus(corpus, data, vocab_size=p.vocab_size, max_chars=p.max_chars)
+        if distributed:
+            dist.barrier()
     result = train_run(config, run_dir, stop_at=stop_at, log=run.log)
     return _summary(run, result, run_dir)
 
 
-def resume_run(run: Run, run_dir: Path, max_steps: int | None) -> dict:
+def resume_run(run: Run, run_dir: Path, max_steps: int | None, device: str | None = None) -> dict:
     from ch07_pretraining.distributed import init_from_env
     from ch07_pretraining.train import resume_config
     from ch07_pretraining.train import train as train_run
 
     init_from_env()
-    config = resume_config(run_dir, max_steps=max_steps)
+    config = resume_config(run_dir, max_steps=max_steps, device=device)
     result = train_run(config, run_dir, resume=True, log=run.log)
     return _summary(run, result, run_dir)
 
 
-@command(app, "resume", device=False, out=False)
+@command(app, "resume", out=False)
 def resume_cmd(
     run: Run,
     run_dir: Path = typer.Argument(..., help="a run folder from `train`"),
     max_steps: int = typer.Option(None, help="train up to this step (default: the run's)"),
 ) -> dict:
     """Continue a run from its last checkpoint, exactly where it stopped."""
-    return resume_run(run, run_dir, max_steps)
+    return resume_run(run, run_dir, max_steps, device=str(run.device))
 
 
 @command(app, device=False, out=False)
@@ -181,15 +196,50 @@ def sample(
     return {"prompt": prompt, "text": text}
 
 
-@command(app, device=False, out_help="folder for the runs")
+@command(app, device=False, out_help="the released model folder (replaced atomically)")
+def release(
+    run: Run,
+    run_dir: Path = typer.Argument(..., help="a finished run folder from `train`"),
+    name: str = typer.Option("default", help="model name for the card (default or draft)"),
+    summary: str = typer.Option("A tiny Llama trained from zero on the bundled stories."),
+    command_line: list[str] = typer.Option(
+        None, "--command", help="a command that rebuilds the model (repeat, in order)"
+    ),
+    train_seconds: float = typer.Option(0.0, help="wall-clock training time, for the card"),
+    note: str = typer.Option("", help="one line about how it was trained (shared machine...)"),
+) -> dict:
+    """Release a run as a model folder with a model card (how the default model was made)."""
+    from ch07_pretraining.release import release_model
+
+    if run.out is None:
+        raise UserError("--out is required: the folder to write the released model into")
+    card = release_model(
+        run_dir,
+        run.out,
+        name=name,
+        summary=summary,
+        commands=command_line or [],
+        train_seconds=train_seconds,
+        seed=run.seed,
+        note=note,
+    )
+    ev = card["eval"]
+    run.table([{"key": k, "value": v} for k, v in ev.items()], title=f"{name} model -> {run.out}")
+    for row in card["samples"]:
+        run.show(f"[bold]{row['prompt']}[/bold] ({row['decoding']}): {row['text']}")
+    return {"name": name, "out": str(run.out), "sha256": card["sha256"], **ev}
+
+
+@command(app, out_help="folder for the runs")
 def efficiency(
     run: Run,
     steps: int = typer.Option(100, help="optimizer steps per variant"),
     depth: int = typer.Option(2, help="model depth"),
+    compile: bool = typer.Option(False, help="add a torch.compile row (slow to compile on CPU)"),
 ) -> dict:
-    """fp32 vs bf16 autocast vs activation checkpointing vs accumulation: one table."""
+    """fp32 vs bf16 (vs fp16 on CUDA) vs checkpointing vs accumulation: one table with MFU."""
     from ch07_pretraining.data import prepare_corpus
-    from ch07_pretraining.efficiency import efficiency_table
+    from ch07_pretraining.efficiency import default_variants, efficiency_table
     from ch07_pretraining.model import get_preset
     from ch07_pretraining.train import TrainConfig
 
@@ -208,10 +258,24 @@ def efficiency(
         warmup_steps=max(1, steps // 20),
         eval_every=steps,
         checkpoint_every=0,
+        device=str(run.device),
         seed=run.seed,
     )
-    rows = efficiency_table(config, root, log=run.log)
-    run.table(rows, title=f"{steps} steps, depth {depth}, {p.batch_size}x{p.seq_len} tokens")
+    variants = default_variants(config.device, compile=compile)
+    rows = efficiency_table(config, root, variants=variants, log=run.log)
+    shown = [
+        {
+            "variant": r["variant"],
+            "tokens/s": f"{r['tokens_per_s']:,.0f}",
+            "val loss": f"{r['val_loss']:.4f}",
+            "activations MiB": f"{r['activation_mb']:.2f}",
+            **({"peak GPU MiB": _mb(r["peak_memory_mb"])} if run.device.type == "cuda" else {}),
+            "MFU": f"{100 * r['mfu']:.1f}%",
+        }
+        for r in rows
+    ]
+    title = f"{steps} steps, depth {depth}, {p.batch_size}x{p.seq_len} tokens, {run.device}"
+    run.table(shown, title=title)
     return {"rows": rows, "out": str(root)}
 
 
@@ -221,10 +285,10 @@ def scaling(
     depths: str = typer.Option("1,2,3,4,5,6", help="depths to train; the largest is predicted"),
     steps: int = typer.Option(150, help="optimizer steps per size (same data for all)"),
 ) -> dict:
-    """Train several sizes on one budget, fit L(N) = E + A·N^-α, predict the largest size."""
+    """Train several sizes on one budget, fit L(N) and L(N, D), predict the largest size."""
     from ch07_pretraining.data import prepare_corpus
     from ch07_pretraining.model import get_preset
-    from ch07_pretraining.scaling import N_REF, PowerLawFit, scaling_experiment
+    from ch07_pretraining.scaling import N_REF, JointFit, PowerLawFit, scaling_experiment
     from ch07_pretraining.train import TrainConfig
     from llmpath_core import line_plot
 
@@ -242,7 +306,7 @@ def scaling(
         batch_size=p.batch_size,
         max_steps=steps,
         warmup_steps=max(1, steps // 20),
-        eval_every=steps,
+        eval_every=max(1, steps // 5),  # five points per size: the token axis
         checkpoint_every=0,
         seed=run.seed,
     )
@@ -261,19 +325,44 @@ def scaling(
         ylabel="validation loss (nats/token)",
         logx=True,
     )
-    run.table(result["points"], title="final validation loss per size")
-    run.table(
-        [
-            {"what": "fit", "value": f"E={fit.E:.3f} A={fit.A:.3f} alpha={fit.alpha:.3f}"},
+    rows = [
+        {"what": "L(N) fit", "value": f"E={fit.E:.3f} A={fit.A:.3f} alpha={fit.alpha:.3f}"},
+        {
+            "what": f"L(N) predicts depth {result['held_out_depth']}",
+            "value": f"{result['predicted_loss']:.4f} ({100 * result['relative_error']:.1f}% off)",
+        },
+        {"what": "actual", "value": f"{result['actual_loss']:.4f}"},
+    ]
+    if "joint_fit" in result:
+        j = JointFit(*(result["joint_fit"][k] for k in ("E", "A", "alpha", "B", "beta")))
+        rows[1:1] = [
             {
-                "what": f"predicted depth {result['held_out_depth']}",
-                "value": f"{result['predicted_loss']:.4f}",
+                "what": "L(N, D) fit",
+                "value": f"E={j.E:.3f} A={j.A:.3f} alpha={j.alpha:.3f} B={j.B:.3f} "
+                f"beta={j.beta:.3f}",
             },
-            {"what": "actual", "value": f"{result['actual_loss']:.4f}"},
-            {"what": "relative error", "value": f"{100 * result['relative_error']:.1f}%"},
-        ],
-        title=f"scaling law ({root / 'scaling.png'})",
-    )
+            {
+                "what": f"L(N, D) predicts depth {result['held_out_depth']}",
+                "value": f"{result['joint_predicted_loss']:.4f} "
+                f"({100 * result['joint_relative_error']:.1f}% off)",
+            },
+        ]
+        series = {}
+        for pt in result["points"]:
+            ds = [d for d, _ in pt["curve"]]
+            series[f"depth {pt['depth']}"] = (ds, [loss for _, loss in pt["curve"]])
+            series[f"fit {pt['depth']}"] = (ds, [float(j.predict(pt["params"], d)) for d in ds])
+        line_plot(
+            root / "scaling_tokens.png",
+            series,
+            title="loss vs tokens seen: L(N, D) fitted on all but the largest size",
+            xlabel="tokens seen D",
+            ylabel="validation loss (nats/token)",
+            logx=True,
+        )
+    table = [{k: v for k, v in pt.items() if k != "curve"} for pt in result["points"]]
+    run.table(table, title="final validation loss per size")
+    run.table(rows, title=f"scaling laws ({root / 'scaling.png'}, scaling_tokens.png)")
     return {**result, "out": str(root)}
 
 

@@ -6,6 +6,13 @@ the same data budget for every size, :func:`scaling_experiment` trains several d
 three constants by least squares (``scipy.optimize.curve_fit``) on all but the largest size, and
 predicts the largest one from the fit: the prediction error is the honest test of the law at
 this (tiny) scale.
+
+The token axis comes from the same runs: every run is evaluated several times, so each size gives
+a curve of loss against tokens seen ``D``, and :func:`fit_joint` fits Chinchilla's
+``L(N, D) = E + A · N^-α + B · D^-β`` (Hoffmann et al. 2022, approach 3) to the curves of all but
+the largest size. A caveat Chinchilla itself raises: intermediate points of one cosine schedule
+are not the losses of runs *planned* for that many tokens (the learning rate has not decayed
+yet), so the token axis here is an approximation that saves training one run per budget.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 from llmpath_core import UserError
 
 N_REF = 1e5  # parameters are fitted in units of 100 k for a well-conditioned problem
+D_REF = 1e5  # tokens likewise
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,62 @@ def fit_power_law(n_params, losses) -> PowerLawFit:
     return PowerLawFit(float(e), float(a), float(alpha))
 
 
+@dataclass(frozen=True)
+class JointFit:
+    """``L(N, D) = E + A · (N / N_REF)^-alpha + B · (D / D_REF)^-beta``."""
+
+    E: float
+    A: float
+    alpha: float
+    B: float
+    beta: float
+
+    def predict(self, n_params, tokens) -> float | np.ndarray:
+        n = np.asarray(n_params, dtype=float) / N_REF
+        d = np.asarray(tokens, dtype=float) / D_REF
+        return self.E + self.A * n**-self.alpha + self.B * d**-self.beta
+
+
+def fit_joint(n_params, tokens, losses) -> JointFit:
+    """Least-squares fit of Chinchilla's five constants (all positive) to (N, D, loss) points."""
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    n = np.asarray(n_params, dtype=float) / N_REF
+    d = np.asarray(tokens, dtype=float) / D_REF
+    loss = np.asarray(losses, dtype=float)
+    if not n.size == d.size == loss.size or n.size < 5:
+        raise UserError("a joint fit needs at least five (size, tokens, loss) points")
+    if np.unique(n).size < 2 or np.unique(d).size < 2:
+        raise UserError("a joint fit needs at least two sizes and two token counts")
+
+    def law(x, e, a, alpha, b, beta):
+        return e + a * x[0] ** -alpha + b * x[1] ** -beta
+
+    spread = max(1e-3, loss.max() - loss.min())
+    p0 = (max(0.0, loss.min() * 0.8), spread / 2, 0.5, spread / 2, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, _ = curve_fit(
+            law,
+            np.vstack([n, d]),
+            loss,
+            p0=p0,
+            bounds=([0, 0, 0, 0, 0], [np.inf, np.inf, 5.0, np.inf, 5.0]),
+            maxfev=50_000,
+        )
+    return JointFit(*(float(v) for v in params))
+
+
+def loss_curve(run_dir: str | os.PathLike, tokens_per_step: int) -> list[tuple[int, float]]:
+    """``(tokens seen, validation loss)`` at every evaluation after step 0 of a finished run."""
+    import json
+
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return [
+        (r["step"] * tokens_per_step, r["val_loss"]) for r in rows if "val_loss" in r and r["step"]
+    ]
+
+
 def non_embedding_parameters(model) -> int:
     """Parameters outside the (tied) token embedding, Kaplan et al.'s ``N``."""
     embedding = model.get_input_embeddings().weight
@@ -77,17 +141,27 @@ def scaling_experiment(config, depths, run_root: str | os.PathLike, log=None) ->
         raise UserError("give at least 4 depths: 3+ to fit and the largest to predict")
     vocab = TokenData.open(config.data).vocab_size
     points = []
+    tokens_per_step = config.batch_size * config.seq_len
     for depth in depths:
-        result = train(replace(config, depth=depth, lr=None), Path(run_root) / f"depth-{depth}")
+        run_dir = Path(run_root) / f"depth-{depth}"
+        result = train(replace(config, depth=depth, lr=None), run_dir)
         with torch.device("meta"):
             n = non_embedding_parameters(build_model(llama_config(depth, vocab, config.seq_len)))
-        points.append({"depth": depth, "params": n, "val_loss": result["val_loss"]})
+        points.append(
+            {
+                "depth": depth,
+                "params": n,
+                "tokens": result["tokens_seen"],
+                "val_loss": result["val_loss"],
+                "curve": loss_curve(run_dir, tokens_per_step),
+            }
+        )
         if log:
             log(f"depth {depth}: {n:,} non-embedding params, val loss {result['val_loss']:.4f}")
     fit = fit_power_law([p["params"] for p in points[:-1]], [p["val_loss"] for p in points[:-1]])
     held_out = points[-1]
     predicted = float(fit.predict(held_out["params"]))
-    return {
+    result = {
         "points": points,
         "fit": {"E": fit.E, "A": fit.A, "alpha": fit.alpha, "n_ref": N_REF},
         "held_out_depth": held_out["depth"],
@@ -95,11 +169,24 @@ def scaling_experiment(config, depths, run_root: str | os.PathLike, log=None) ->
         "actual_loss": held_out["val_loss"],
         "relative_error": abs(predicted - held_out["val_loss"]) / held_out["val_loss"],
     }
+    triples = [(p["params"], d, loss) for p in points[:-1] for d, loss in p["curve"]]
+    if len(triples) >= 5 and len({d for _, d, _ in triples}) >= 2:
+        joint = fit_joint(*zip(*triples, strict=True))
+        joint_predicted = float(joint.predict(held_out["params"], held_out["tokens"]))
+        result.update(
+            joint_fit={**vars(joint), "n_ref": N_REF, "d_ref": D_REF},
+            joint_predicted_loss=joint_predicted,
+            joint_relative_error=abs(joint_predicted - held_out["val_loss"]) / held_out["val_loss"],
+        )
+    return result
 
 
 __all__ = [
+    "JointFit",
     "PowerLawFit",
+    "fit_joint",
     "fit_power_law",
+    "loss_curve",
     "non_embedding_parameters",
     "scaling_experiment",
 ]

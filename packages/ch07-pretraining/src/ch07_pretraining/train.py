@@ -72,9 +72,11 @@ IDENTITY = (
     "weight_decay",
     "grad_clip",
     "zero",
+    "fsdp",
     "precision",
     "seed",
 )
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -101,8 +103,11 @@ class TrainConfig:
     max_rollbacks: int = 5
     inject_spike_at: int | None = None
     zero: bool = False
+    fsdp: bool = False
     precision: str = "fp32"
     grad_checkpointing: bool = False
+    compile: bool = False
+    device: str = "cpu"
     seed: int = 0
     sample_tokens: int = 32
 
@@ -110,8 +115,14 @@ class TrainConfig:
         return self.lr if self.lr is not None else lr_for_depth(self.depth)
 
     def validate(self, world_size: int = 1) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise UserError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.fsdp and self.zero:
+            raise UserError("--fsdp already shards the optimizer state: drop --zero")
+        if self.fsdp and self.precision == "fp16":
+            raise UserError("use bf16 with --fsdp (fp16 loss scaling is for DDP/single device)")
         for name in ("depth", "seq_len", "batch_size", "grad_accum", "max_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -167,9 +178,10 @@ def evaluate(model, data: TokenData, byte_lengths: np.ndarray, config: TrainConf
     """Validation loss (nats/token) and bits per byte on fixed windows of the validation split."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     nats, tokens, n_bytes = 0.0, 0, 0
     for inputs, targets in data.val_windows(config.eval_batches, config.batch_size, config.seq_len):
-        logits = model(input_ids=inputs).logits
+        logits = model(input_ids=inputs.to(device)).logits.cpu()
         loss = torch.nn.functional.cross_entropy(
             logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
         )
@@ -184,7 +196,7 @@ def sample_text(model, tokenizer, n_tokens: int, seed: int, prompt: str = "") ->
     """A short sampled continuation (top-k 50, temperature 0.8); leaves the global RNG alone."""
     ids = tokenizer(prompt)["input_ids"] if prompt else []
     n_tokens = min(n_tokens, model.config.max_position_embeddings - len(ids) - 1)
-    input_ids = torch.tensor([[tokenizer.eos_token_id, *ids]])
+    input_ids = torch.tensor([[tokenizer.eos_token_id, *ids]], device=model.device)
     was_training = model.training
     model.eval()
     with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -204,6 +216,9 @@ def sample_text(model, tokenizer, n_tokens: int, seed: int, prompt: str = "") ->
 
 def save_hf_folder(model, tokenizer, run_dir: Path) -> None:
     """Write ``config.json`` + safetensors + tokenizer into ``run_dir``, file by file atomically."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one small shard: no "Writing model shards" bar
     tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=run_dir))
     try:
         model.save_pretrained(tmp)
@@ -212,6 +227,96 @@ def save_hf_folder(model, tokenizer, run_dir: Path) -> None:
             os.replace(file, run_dir / file.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def training_device(name: str) -> torch.device:
+    """The device of this process: under torchrun on CUDA, the GPU of its local rank."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda asked for, but CUDA is not available here")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    return device
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    """Peak memory: GPU memory allocated by torch on CUDA, the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def shard_model(model: torch.nn.Module) -> None:
+    """FSDP (the per-parameter ``fully_shard`` API): each decoder layer, then the rest."""
+    from torch.distributed.fsdp import fully_shard
+
+    for layer in model.model.layers:
+        fully_shard(layer)
+    fully_shard(model)
+
+
+def _state_options():
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def full_model_state(model: torch.nn.Module, fsdp: bool) -> dict[str, Any]:
+    """The whole (unsharded) model state; under FSDP every rank must call it."""
+    if not fsdp:
+        return model.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    return get_model_state_dict(model, options=_state_options())
+
+
+def full_optimizer_state(model: torch.nn.Module, optimizer, fsdp: bool) -> dict[str, Any] | None:
+    if not fsdp:
+        return optimizer.state_dict()
+    if not optimizer.state:
+        # before the first step: nothing to save, and get_optimizer_state_dict would initialise
+        # the state with a zero-lr step, which advances AdamW's step count (bias correction)
+        return None
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    return get_optimizer_state_dict(model, optimizer, options=_state_options())
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], fsdp: bool) -> None:
+    if not fsdp:
+        model.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    set_model_state_dict(
+        model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=False)
+    )
+
+
+def load_optimizer_state(model: torch.nn.Module, optimizer, state: dict | None, fsdp: bool) -> None:
+    if state is None:  # saved before the first step
+        optimizer.state.clear()
+        return
+    if not fsdp:
+        optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_optimizer_state_dict,
+    )
+
+    set_optimizer_state_dict(
+        model,
+        optimizer,
+        state,
+        options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=False),
+    )
 
 
 def _world() -> tuple[int, int]:
@@ -285,24 +390,37 @@ def train(
     elif list_checkpoints(run_dir):
         raise UserError(f"{run_dir} already holds a run: resume it or choose another --out")
 
+    if config.fsdp and world == 1:
+        raise UserError("--fsdp shards the model over processes: launch with torchrun")
+    device = training_device(config.device)
     data = TokenData.open(config.data)
     data.check_seq_len(config.seq_len)
     tokenizer = data.tokenizer()
     byte_lengths = token_byte_lengths(tokenizer)
     seed_everything(config.seed)
-    model = build_model(
-        llama_config(config.depth, data.vocab_size, config.seq_len, tokenizer.eos_token_id)
+    model_config = llama_config(
+        config.depth, data.vocab_size, config.seq_len, tokenizer.eos_token_id
     )
+    model = build_model(model_config).to(device)
     n_params = count_parameters(model)
     if config.grad_checkpointing:
         enable_activation_checkpointing(model)
     net = model
-    if world > 1:
+    if config.fsdp:
+        shard_model(model)
+    elif world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model)
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)
     optimizer = make_optimizer(model, config, zero=config.zero)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    # fp16 needs loss scaling (its exponent range is narrow); bf16 and fp32 do not
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
     state = {"step": 0, "data_position": 0, "skipped": [], "loss_ema": None}
     metrics: list[dict] = []
@@ -311,13 +429,15 @@ def train(
     def restore(path: Path) -> None:
         ckpt = load_checkpoint(path)
         try:
-            model.load_state_dict(ckpt["model"])
+            load_model_state(model, ckpt["model"], config.fsdp)
         except RuntimeError:
             raise UserError(
                 f"checkpoint {path} does not match the model (depth/vocabulary changed?)"
             ) from None
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer_state(model, optimizer, ckpt["optimizer"], config.fsdp)
         scheduler.load_state_dict(ckpt["scheduler"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         for key in state:
             state[key] = ckpt[key]
@@ -326,14 +446,18 @@ def train(
     def checkpoint() -> None:
         if config.zero:
             optimizer.consolidate_state_dict(to=0)
+        model_state = full_model_state(model, config.fsdp)  # collective under FSDP
+        optimizer_state = full_optimizer_state(model, optimizer, config.fsdp)
         if rank == 0:
             payload = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
+                "model": model_state,
+                "optimizer": optimizer_state,
                 "scheduler": scheduler.state_dict(),
                 "rng": rng_state(),
                 **state,
             }
+            if scaler.is_enabled():
+                payload["scaler"] = scaler.state_dict()
             save_checkpoint(run_dir, payload, keep_last=config.keep_last)
             _write_logs(run_dir, metrics + events, plot=False)
         if world > 1:
@@ -373,23 +497,28 @@ def train(
             inputs, targets = data.batch(position, config.batch_size, config.seq_len, config.seed)
             inputs = inputs[rank * per_rank : (rank + 1) * per_rank]
             targets = targets[rank * per_rank : (rank + 1) * per_rank]
-            loss_sum = torch.zeros(())
+            inputs, targets = inputs.to(device), targets.to(device)
+            loss_sum = torch.zeros((), device=device)
             for k in range(config.grad_accum):
                 x, y = inputs[k * micro : (k + 1) * micro], targets[k * micro : (k + 1) * micro]
                 last = k == config.grad_accum - 1
-                sync = contextlib.nullcontext() if last or world == 1 else net.no_sync()
+                sync = contextlib.nullcontext()
+                if config.fsdp:  # reduce-scatter the gradients on the last micro-batch only
+                    model.set_requires_gradient_sync(last)
+                elif not last and world > 1:  # accumulate locally, all-reduce on the last one
+                    sync = net.no_sync()
                 autocast = torch.autocast(
-                    "cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"
+                    device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
                 )
                 with sync:
-                    with autocast:  # bf16 matmuls in the forward pass; the loss in fp32
+                    with autocast:  # low-precision matmuls in the forward pass; the loss in fp32
                         logits = net(input_ids=x).logits
                     loss = torch.nn.functional.cross_entropy(
                         logits.float().reshape(-1, logits.size(-1)), y.reshape(-1)
                     )
                     if position == config.inject_spike_at:
                         loss = loss * 1000.0  # fault injection: a corrupted batch
-                    (loss / config.grad_accum).backward()
+                    scaler.scale(loss / config.grad_accum).backward()
                 loss_sum += loss.detach()
             step_loss = loss_sum / config.grad_accum
             if world > 1:
@@ -426,9 +555,13 @@ def train(
                     f"{state['step']} and skipped batch {position}"
                 )
                 continue
+            scaler.unscale_(optimizer)  # clip the true gradients (a no-op unless fp16)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            if isinstance(grad_norm, torch.Tensor) and hasattr(grad_norm, "full_tensor"):
+                grad_norm = grad_norm.full_tensor()  # a DTensor under FSDP
             lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
+            scaler.step(optimizer)  # skipped when fp16 gradients overflowed
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             train_time += time.perf_counter() - started
@@ -468,8 +601,14 @@ def train(
         "tokens_seen": state["step"] * tokens_per_step,
         "rollbacks": [e for e in events if e["event"] == "rollback"],
         "world_size": world,
+        "device": str(device),
+        "peak_memory_mb": peak_memory_mb(device),
     }
+    final_state = full_model_state(model, config.fsdp) if config.fsdp else None
     if rank == 0:
+        if final_state is not None:  # save an unsharded copy
+            model = build_model(model_config)
+            model.load_state_dict(final_state)
         save_hf_folder(model, tokenizer, run_dir)
         _write_logs(run_dir, metrics + events)
     if world > 1:

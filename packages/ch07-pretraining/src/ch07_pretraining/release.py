@@ -1,0 +1,256 @@
+"""Turn a finished run into a released model folder with a model card.
+
+``release_model`` copies the HF files of a run (config, safetensors weights, tokenizer) into a
+destination folder, evaluates the copy with ``llmpath_core.evaluate_lm`` on the bundled stories'
+validation split (the number every chapter compares against), samples a few stories, and writes
+``card.json`` (for code) and ``README.md`` (the model card for people): data, tokens seen, steps,
+validation loss and bits per byte, the commands and seed that rebuild it, and the weights' sha256.
+The folder is written atomically; an existing release is replaced only once the new one is whole.
+
+This is how llmpath's default and draft models inside llmpath-core were made
+(``scripts/build_default_models.sh``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from llmpath_core import UserError, atomic_dir
+
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
+STORIES = "the bundled tiny-stories grammar (`llmpath_core.load_text('stories')`)"
+PROMPTS = ("Once upon a time", "Tom and Lily", "One day, a little dog")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _samples(model, tokenizer, seed: int, max_new_tokens: int = 80) -> list[dict]:
+    import torch
+
+    rows = []
+    for i, prompt in enumerate(PROMPTS):
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        ids = torch.cat([torch.tensor([[tokenizer.eos_token_id]]), ids], dim=1)
+        room = model.config.max_position_embeddings - ids.shape[1]
+        sampled = i > 0
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed + i)
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=min(max_new_tokens, room),
+                do_sample=sampled,
+                top_k=50 if sampled else None,
+                temperature=0.8 if sampled else None,
+                pad_token_id=tokenizer.eos_token_id,
+            )
+        text = tokenizer.decode(out[0, 1:], skip_special_tokens=False)
+        text = text.split(tokenizer.eos_token)[0]
+        decoding = f"top-k 50, temperature 0.8, seed {seed + i}" if sampled else "greedy"
+        rows.append({"prompt": prompt, "decoding": decoding, "text": text})
+    return rows
+
+
+def _card_markdown(card: dict[str, Any]) -> str:
+    arch, train, ev = card["architecture"], card["training"], card["eval"]
+    tok = card["tokenizer"]
+    lines = [
+        "---",
+        "license: mit",
+        "library_name: transformers",
+        "pipeline_tag: text-generation",
+        "tags: [llama, llmpath, tiny, from-scratch]",
+        "---",
+        "",
+        f"# llmpath {card['name']} model",
+        "",
+        card["summary"],
+        "",
+        "## Model",
+        "",
+        f"- Architecture: `LlamaForCausalLM`, {arch['layers']} layers, hidden size "
+        f"{arch['hidden_size']}, {arch['heads']} attention heads ({arch['kv_heads']} key/value "
+        f"heads), SwiGLU MLP {arch['intermediate_size']}, RoPE, tied embeddings, context "
+        f"{arch['context']} tokens.",
+        f"- Parameters: {card['parameters']:,} ({card['weights_bytes'] / 1e6:.2f} MB of float32 "
+        "safetensors).",
+        f"- Weights sha256: `{card['sha256']}`",
+        "- Tokenizer: byte-level BPE (Hugging Face `tokenizers`), "
+        f"{tok['vocab_size']} tokens, trained on {tok['trained_on']}. `<|endoftext|>` (id "
+        f"{tok['eos_token_id']}) is end of text, beginning of text and padding.",
+        "",
+        "## Training",
+        "",
+        f"- Data: {card['data']['description']}: {card['data']['train_tokens']:,} training "
+        f"tokens ({card['data']['train_bytes']:,} bytes).",
+        f"- {train['steps']} steps of {train['batch_size']} x {train['seq_len']} tokens: "
+        f"{train['tokens_seen']:,} tokens seen ({train['epochs']:.2f} epochs).",
+        f"- AdamW, peak learning rate {train['peak_lr']:.4g}, warm-up then cosine, gradient "
+        f"clipping 1.0, {train['precision']}, seed {train['seed']}.",
+        f"- Trained in {train['seconds'] / 60:.1f} minutes on {train['machine']}."
+        + (f" {train['note']}" if train.get("note") else ""),
+        "",
+        "## Evaluation",
+        "",
+        f"On `{ev['source']}` (first {ev['max_chars']:,} characters, non-overlapping windows of "
+        f"{ev['seq_len']} tokens, {ev['tokens']:,} predicted tokens), measured by "
+        "`llmpath_core.evaluate_lm`:",
+        "",
+        "| loss (nats/token) | perplexity | bits per byte |",
+        "| --- | --- | --- |",
+        f"| {ev['loss']:.4f} | {ev['perplexity']:.4f} | {ev['bits_per_byte']:.4f} |",
+        "",
+        "## Samples",
+        "",
+    ]
+    for row in card["samples"]:
+        lines += [f"Prompt `{row['prompt']}` ({row['decoding']}):", "", f"> {row['text']}", ""]
+    lines += [
+        "## Rebuild",
+        "",
+        "From the repository root, with the workspace synced (`uv sync`):",
+        "",
+        "```bash",
+        *card["commands"],
+        "```",
+        "",
+        "## Use",
+        "",
+        "```python",
+        f"from llmpath_core import load_{card['name']}_model",
+        "",
+        f"model, tokenizer = load_{card['name']}_model()",
+        "```",
+        "",
+        "The folder is a standard Hugging Face model folder: "
+        "`AutoModelForCausalLM.from_pretrained(path)` and `AutoTokenizer.from_pretrained(path)` "
+        "load it too.",
+        "",
+        "## Limits",
+        "",
+        "It knows only the bundled story grammar: a few characters, objects, places and feelings. "
+        "Anything else is out of distribution and it will drift back into stories. It is a "
+        "teaching model, sized so that every chapter runs on a laptop CPU in seconds.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def release_model(
+    run_dir: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    name: str,
+    summary: str,
+    commands: list[str],
+    train_seconds: float,
+    seed: int = 0,
+    note: str = "",
+) -> dict[str, Any]:
+    """Write ``dest`` as a released model folder from the finished run in ``run_dir``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmpath_core import evaluate_lm, machine_info
+    from llmpath_core.models import EVAL_MAX_CHARS, EVAL_SOURCE
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.safetensors").is_file() or not (run_dir / "config.json").is_file():
+        raise UserError(f"{run_dir} holds no finished model (model.safetensors + config.json)")
+    config = json.loads((run_dir / "train_config.json").read_text())
+    meta = json.loads((Path(config["data"]) / "meta.json").read_text())
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = max(r["step"] for r in metrics if "train_loss" in r)
+    tokens_per_step = config["batch_size"] * config["seq_len"]
+    with atomic_dir(dest) as tmp:
+        for file in MODEL_FILES:
+            if (run_dir / file).is_file():
+                shutil.copy2(run_dir / file, tmp / file)
+        tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).eval()
+        ev = evaluate_lm(model, tokenizer)
+        mc = model.config
+        machine = machine_info()
+        card = {
+            "name": name,
+            "summary": summary,
+            "architecture": {
+                "class": "LlamaForCausalLM",
+                "layers": mc.num_hidden_layers,
+                "hidden_size": mc.hidden_size,
+                "heads": mc.num_attention_heads,
+                "kv_heads": mc.num_key_value_heads,
+                "intermediate_size": mc.intermediate_size,
+                "context": mc.max_position_embeddings,
+                "vocab_size": mc.vocab_size,
+            },
+            "parameters": sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()),
+            "weights_bytes": (tmp / "model.safetensors").stat().st_size,
+            "sha256": sha256_file(tmp / "model.safetensors"),
+            "tokenizer": {
+                "type": "byte-level BPE",
+                "vocab_size": len(tokenizer),
+                "eos_token_id": tokenizer.eos_token_id,
+                "trained_on": f"{meta['source']} (training split, {meta['train_bytes']:,} bytes)",
+            },
+            "data": {
+                "source": meta["source"],
+                "description": STORIES if meta["source"] == "stories" else meta["source"],
+                "train_tokens": meta["train_tokens"],
+                "train_bytes": meta["train_bytes"],
+            },
+            "training": {
+                "steps": steps,
+                "batch_size": config["batch_size"],
+                "seq_len": config["seq_len"],
+                "tokens_seen": steps * tokens_per_step,
+                "epochs": steps * tokens_per_step / meta["train_tokens"],
+                "peak_lr": config["lr"] if config.get("lr") else _peak_lr(config["depth"]),
+                "precision": config["precision"],
+                "seed": config["seed"],
+                "seconds": round(train_seconds, 1),
+                "note": note,
+                "machine": f"{machine.get('cpu_count', '?')} CPU cores ({platform.machine()}), "
+                f"torch {machine.get('torch', '?')}",
+                "final_train_loss": next(
+                    r["train_loss"] for r in reversed(metrics) if "train_loss" in r
+                ),
+            },
+            "eval": {
+                "source": EVAL_SOURCE,
+                "max_chars": EVAL_MAX_CHARS,
+                **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in ev.items()},
+            },
+            "commands": commands,
+            "samples": _samples(model, tokenizer, seed),
+        }
+        (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        (tmp / "README.md").write_text(_card_markdown(card))
+    return card
+
+
+def _peak_lr(depth: int) -> float:
+    from ch07_pretraining.model import lr_for_depth
+
+    return lr_for_depth(depth)
+
+
+__all__ = ["release_model", "sha256_file"]
