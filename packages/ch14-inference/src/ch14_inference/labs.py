@@ -1,0 +1,200 @@
+"""The chapter's experiments as functions: batching policies, HF generate, speculative decoding.
+
+Each returns plain dicts (rows for a table), so the CLI, the demo and ``benchmarks/`` share them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from ch14_inference.engine import EngineConfig, LLMEngine
+from ch14_inference.memory import waste_from_log
+from ch14_inference.model import PagedLlama
+from ch14_inference.sampling import SamplingParams
+from ch14_inference.speculative import (
+    DraftModelProposer,
+    NgramProposer,
+    SpeculativeDecoder,
+    expected_speedup,
+)
+from ch14_inference.workload import RequestRecord, WorkItem, replay, summarize
+
+
+def corpus_ids(tokenizer: Any, vocab_size: int, n_chars: int = 40_000) -> list[int]:
+    """Token ids of the bundled stories (random ids when there is no tokenizer)."""
+    if tokenizer is None:
+        g = torch.Generator().manual_seed(0)
+        return torch.randint(0, vocab_size, (n_chars // 4,), generator=g).tolist()
+    from llmpath_core import load_text
+
+    return tokenizer.encode(load_text("stories", split="validation", max_chars=n_chars))
+
+
+def run_policy(
+    model: PagedLlama, workload: list[WorkItem], policy: str, config: EngineConfig | None = None
+) -> tuple[dict[str, float], LLMEngine]:
+    """Replay ``workload`` through our engine with ``policy`` ("continuous" or "static")."""
+    base = config or EngineConfig()
+    engine = LLMEngine(model, config=EngineConfig(**{**base.__dict__, "policy": policy}))
+    records, makespan = replay(engine, workload)
+    row = {"system": f"ours, {policy} batching", **summarize(records, makespan)}
+    row["steps"] = engine.num_steps
+    row["preemptions"] = engine.scheduler.num_preemptions
+    return row, engine
+
+
+def run_hf_static(
+    hf_model: torch.nn.Module, workload: list[WorkItem], batch_size: int, pad_id: int = 0
+) -> dict[str, float]:
+    """Static batching with transformers' ``generate()``: left-padded batches of arrived requests.
+
+    A batch runs for its longest request's ``max_tokens``; each request is counted for its own
+    tokens only and finishes (non-streaming) when its batch returns.
+    """
+    pending = sorted(workload, key=lambda w: w.arrival_s)
+    start = time.perf_counter()
+    records: list[RequestRecord] = []
+    i = 0
+    while i < len(pending):
+        now = time.perf_counter() - start
+        if pending[i].arrival_s > now:
+            time.sleep(pending[i].arrival_s - now)
+            now = time.perf_counter() - start
+        batch = []
+        while i < len(pending) and pending[i].arrival_s <= now and len(batch) < batch_size:
+            batch.append(pending[i])
+            i += 1
+        width = max(len(w.prompt) for w in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, w in enumerate(batch):
+            ids[r, width - len(w.prompt) :] = torch.tensor(w.prompt)
+            mask[r, width - len(w.prompt) :] = 1
+        new = max(w.max_tokens for w in batch)
+        with torch.inference_mode():
+            hf_model.generate(
+                ids,
+                attention_mask=mask,
+                max_new_tokens=new,
+                min_new_tokens=new,
+                do_sample=False,
+                pad_token_id=pad_id,
+            )
+        done = time.perf_counter() - start
+        for w in batch:
+            records.append(
+                RequestRecord(w.arrival_s, done - w.arrival_s, done - w.arrival_s, w.max_tokens)
+            )
+    row = {"system": f"HF generate, static batches of {batch_size}"}
+    return {**row, **summarize(records, time.perf_counter() - start)}
+
+
+def batching_comparison(
+    model: PagedLlama,
+    workload: list[WorkItem],
+    config: EngineConfig,
+    include_hf: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, float], LLMEngine]:
+    """Static vs continuous batching (ours) and HF generate on one workload, with ratios."""
+    cfg = EngineConfig(**{**config.__dict__, "record_memory": True})
+    static, _ = run_policy(model, workload, "static", cfg)
+    cont, engine = run_policy(model, workload, "continuous", cfg)
+    rows = [static, cont]
+    ratios = {
+        "continuous_vs_static_tokens_per_s": cont["tokens_per_s"] / static["tokens_per_s"],
+        "continuous_vs_static_p99_latency": cont["latency_p99_s"] / static["latency_p99_s"],
+    }
+    if include_hf:
+        hf = run_hf_static(model.hf_model, workload, config.max_num_seqs)
+        rows.append(hf)
+        ratios["ours_vs_hf_generate_tokens_per_s"] = cont["tokens_per_s"] / hf["tokens_per_s"]
+    ratios.update(waste_from_log(engine.memory_log, model.max_positions))
+    return rows, ratios, engine
+
+
+def speculative_comparison(
+    target: PagedLlama,
+    draft: PagedLlama | None,
+    prompts: list[list[int]],
+    max_tokens: int,
+    k: int = 4,
+    eos_token_id: int | None = None,
+    repeats: int = 1,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Target alone vs speculative (draft model and/or prompt lookup), greedy, same prompts.
+
+    Checks that every speculative output equals the target's, and puts the measured speed-up
+    next to the analytic one from the measured acceptance rate and draft/target cost ratio.
+    """
+    params = SamplingParams(max_tokens=max_tokens)
+    plain = SpeculativeDecoder(target, None, eos_token_id=eos_token_id)
+    decoders: dict[str, SpeculativeDecoder] = {"target alone": plain}
+    if draft is not None:
+        decoders[f"draft model, k={k}"] = SpeculativeDecoder(
+            target, DraftModelProposer(draft), k=k, eos_token_id=eos_token_id
+        )
+    decoders[f"prompt lookup, k={k}"] = SpeculativeDecoder(
+        target, NgramProposer(), k=k, eos_token_id=eos_token_id
+    )
+    for d in decoders.values():  # warm-up
+        d.generate(prompts[0], SamplingParams(max_tokens=4))
+    results: dict[str, dict[str, Any]] = {}
+    reference: list[list[int]] = []
+    for name, d in decoders.items():
+        secs, tokens, passes, proposed, accepted, outs = 0.0, 0, 0, 0, 0, []
+        for _ in range(repeats):
+            outs = []
+            for p in prompts:
+                out, st = d.generate(p, params)
+                outs.append(out)
+                secs += st.seconds
+                tokens += st.generated
+                passes += st.target_passes
+                proposed += st.proposed
+                accepted += st.accepted
+        if name == "target alone":
+            reference = outs
+        results[name] = {
+            "method": name,
+            "tokens_per_s": tokens / secs,
+            "tokens_per_target_pass": tokens / passes,
+            "acceptance_rate": accepted / proposed if proposed else float("nan"),
+            "identical_to_target": outs == reference,
+            "seconds": secs,
+        }
+    base = results["target alone"]["tokens_per_s"]
+    cost = _draft_cost_ratio(target, draft) if draft is not None else 0.0
+    for name, row in results.items():
+        row["speedup"] = row["tokens_per_s"] / base
+        if name != "target alone":
+            c = cost if name.startswith("draft") else 0.0
+            row["analytic_speedup"] = expected_speedup(row["acceptance_rate"], k, c)
+    summary = {"draft_cost_ratio": cost, "k": k}
+    return list(results.values()), summary
+
+
+def _draft_cost_ratio(target: PagedLlama, draft: PagedLlama, steps: int = 30) -> float:
+    """Seconds of one draft decode step over one target decode step (measured)."""
+
+    def per_step(m: PagedLlama) -> float:
+        cache = m.new_stream_cache(m.max_positions)
+        m.forward_contiguous(torch.arange(8), 0, cache)
+        start = time.perf_counter()
+        for i in range(steps):
+            m.forward_contiguous(torch.tensor([1]), 8 + i, cache)
+        return (time.perf_counter() - start) / steps
+
+    per_step(draft)
+    return per_step(draft) / per_step(target)
+
+
+__all__ = [
+    "batching_comparison",
+    "corpus_ids",
+    "run_hf_static",
+    "run_policy",
+    "speculative_comparison",
+]
