@@ -25,6 +25,7 @@ _EXPORTS = {
     "index": ["RagIndex", "ingest"],
     "metrics": ["exact_match", "mrr", "ndcg_at_k", "recall_at_k", "rouge_l", "token_f1"],
     "qdrant_store": ["QdrantStore", "export_index"],
+    "ragas_eval": ["Judge", "ragas_llm_eval", "ragas_llm_scores"],
     "reader": ["Answer", "ExtractiveReader"],
     "rerank": ["CrossEncoderReranker", "LateInteractionReranker"],
     "retrieval": ["Hit", "Retriever", "rrf"],

@@ -214,10 +214,34 @@ def eval(
     index: Path = typer.Option(None, "--index", help=INDEX_HELP),
     set_: str = typer.Option("pydoc", "--set", help="pydoc or encyclopedia"),
     modes: str = typer.Option("bm25,dense,hybrid,hybrid-rerank", help="comma-separated modes"),
-    ragas: bool = typer.Option(False, help="also compute ragas' non-LLM metrics (slow import)"),
+    ragas: bool = typer.Option(False, help="also compute ragas' metrics (slow import)"),
+    judge_url: str = typer.Option(
+        None, help="OpenAI-compatible /v1 URL of a judge LLM: with --ragas, ragas' LLM metrics"
+    ),
+    judge_model: str = typer.Option(None, help="the judge's model name on --judge-url"),
+    judge_key_env: str = typer.Option(
+        "OPENAI_API_KEY", help="environment variable holding the judge's API key (if any)"
+    ),
 ) -> dict:
-    """Retrieval (recall@k, MRR, nDCG@10) and answer metrics (EM, F1, ROUGE-L) on an eval set."""
+    """Retrieval (recall@k, MRR, nDCG@10) and answer metrics (EM, F1, ROUGE-L) on an eval set;
+    with --ragas, ragas' non-LLM metrics and, with --judge-url/--judge-model, its LLM metrics
+    (faithfulness, context precision and recall, answer relevancy)."""
+    import os
     import tempfile
+
+    judge = None
+    if judge_url or judge_model:
+        if not (judge_url and judge_model):
+            raise UserError("the judge needs both --judge-url URL and --judge-model NAME")
+        if not ragas:
+            raise UserError("--judge-url is for ragas' LLM metrics: add --ragas")
+        from ch18_rag.ragas_eval import Judge
+
+        key = os.environ.get(judge_key_env)
+        if judge_key_env != "OPENAI_API_KEY" and not key:
+            raise UserError(f"--judge-key-env {judge_key_env}: that variable is not set")
+        judge = Judge(judge_url, judge_model, api_key=key)
+        judge.check()  # before any indexing: an unreachable judge fails in a second
 
     from ch18_rag.evalsets import pydoc_eval_set
     from ch18_rag.evaluation import (
@@ -255,6 +279,15 @@ def eval(
 
             result["ragas"] = ragas_parity(retriever, items[:10])
             run.table([result["ragas"]], title="ragas non-LLM metrics: ours vs ragas")
+            if judge is None:
+                run.log("ragas' LLM metrics need a judge: --judge-url URL --judge-model NAME")
+            else:
+                from ch18_rag.ragas_eval import ragas_llm_eval
+
+                result["ragas_llm"] = ragas_llm_eval(
+                    retriever, items[:10], judge, embedder=retriever.index.embedder
+                )
+                run.table([result["ragas_llm"]], title=f"ragas LLM metrics (judge: {judge.model})")
     return result
 
 
