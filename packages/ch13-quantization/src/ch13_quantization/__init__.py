@@ -3,7 +3,8 @@
 Number formats and uniform quantizers (:mod:`.formats`, :mod:`.quantizer`), a packed
 ``QuantLinear`` (:mod:`.qlinear`), RTN / int8 dynamic / W8A8 (:mod:`.rtn`), GPTQ (:mod:`.gptq`),
 AWQ (:mod:`.awq`), SmoothQuant (:mod:`.smoothquant`), NF4 with double quantization in the
-bitsandbytes layout (:mod:`.nf4`), QAT (:mod:`.qat`), GGUF export (:mod:`.gguf_export`), save/load
+bitsandbytes layout (:mod:`.nf4`), QAT (:mod:`.qat`), GGUF export (:mod:`.gguf_export`), ONNX export
+with onnxruntime int8 (:mod:`.onnx_export`), save/load
 (:mod:`.serialize`) and evaluation (:mod:`.evaluate`, :mod:`.compare`, :mod:`.analysis`).
 
 Names are imported on first use so that ``import ch13_quantization`` (and the CLI's ``--help``)
@@ -25,6 +26,7 @@ _EXPORTS = {
     "gptq": ["gptq_quantize", "gptq_quantize_weight"],
     "model_io": ["find_linears", "load_model"],
     "nf4": ["NF4Linear", "nf4_quantize"],
+    "onnx_export": ["OnnxCausalLM", "export_and_evaluate", "export_onnx", "quantize_int8"],
     "pipeline": ["METHODS", "QuantizeRequest", "quantize_model"],
     "qat": ["qat_quantize"],
     "qlinear": ["QuantLinear", "pack_bits", "unpack_bits"],

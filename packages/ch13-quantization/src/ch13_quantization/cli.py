@@ -1,4 +1,5 @@
-"""``ch13-quantization``: quantize, eval, compare, analyze, formats, export-gguf, demo."""
+"""``ch13-quantization``: quantize, eval, compare, analyze, formats, export-gguf, export-onnx,
+demo."""
 
 from __future__ import annotations
 
@@ -261,6 +262,46 @@ def export_gguf_cmd(
     summary = export_gguf(lm, tokenizer, out, type, name=_model_name(model))
     summary["source_size_bytes"] = _size_of(model)
     return summary
+
+
+@command(
+    app, name="export-onnx", device=False, out_help="output .onnx file (default: llmpath cache)"
+)
+def export_onnx_cmd(
+    run: Run,
+    model: str = typer.Option(None, help=MODEL_HELP + " (a float model, not a quantized folder)"),
+    int8: bool = typer.Option(False, "--int8", help="onnxruntime dynamic int8 (QInt8 MatMul/Gemm)"),
+    text: str = typer.Option("stories:validation", help="held-out text for the perplexity"),
+    max_chars: int = typer.Option(60_000, help="characters of held-out text"),
+    speed: bool = typer.Option(
+        True, help="measure forward tokens/s (batch 4 x 128 tokens, 1 thread)"
+    ),
+) -> dict:
+    """Export the forward pass to ONNX (optionally onnxruntime int8) and measure it vs torch.
+
+    The graph maps input_ids and attention_mask to logits (dynamic batch and sequence, no KV
+    cache); perplexity, size and tokens/s are measured with onnxruntime on CPU.
+    """
+    from ch13_quantization.model_io import QUANT_CONFIG, load_model, resolve_model_path
+    from ch13_quantization.onnx_export import check_onnx_out, export_and_evaluate
+
+    suffix = "-int8" if int8 else ""
+    out = check_onnx_out(run.out_path(artefact_path("ch13", f"{_model_name(model)}{suffix}.onnx")))
+    if (Path(resolve_model_path(model)) / QUANT_CONFIG).is_file():
+        raise UserError(
+            "export-onnx takes a float model folder; quantized folders are not exported "
+            "(use --int8 for onnxruntime's own int8)"
+        )
+    lm, tokenizer = load_model(model)
+    _seed_torch(run.seed)
+    result = export_and_evaluate(
+        lm, tokenizer, out, int8=int8, source=text, max_chars=max_chars, speed=speed,
+        torch_size_bytes=_size_of(model),
+    )  # fmt: skip
+    result["model"] = str(model or "default")
+    run.table(result["rows"], title=f"{'int8' if int8 else 'fp32'} ONNX -> {out}")
+    run.log(f"perplexity: {result['eval']}; speed: {result['speed']}")
+    return result
 
 
 @command(app, device=False, out_help="folder for the table and plot (default: llmpath cache)")
