@@ -53,15 +53,12 @@ def train_tokenizer(docs: list[str], vocab_size: int):
 def token_byte_lengths(tokenizer) -> np.ndarray:
     """Bytes each token id stands for (0 for special tokens): the denominator of bits per byte.
 
-    In a byte-level vocabulary every character of a token string is one byte (GPT-2's
-    bytes-to-unicode map), so the length of the token string is its byte count.
+    The same count ``llmpath_core.evaluate_lm`` uses (GPT-2's bytes-to-unicode map makes every
+    character of a byte-level token string one byte), as an array for fancy indexing.
     """
-    lengths = np.zeros(len(tokenizer), dtype=np.int64)
-    special = set(tokenizer.all_special_ids)
-    for piece, index in tokenizer.get_vocab().items():
-        if index not in special:
-            lengths[index] = len(piece)
-    return lengths
+    from llmpath_core.models import token_byte_lengths as byte_lengths
+
+    return np.asarray(byte_lengths(tokenizer), dtype=np.int64)
 
 
 def _split_documents(source: str, max_chars: int | None, val_fraction: float):
