@@ -2,8 +2,15 @@
 
 ``source`` may be
 
-* a bundled corpus: ``"stories"`` (synthetic tiny stories) or ``"pydoc"`` (CPython's topic help),
-  optionally with a split suffix such as ``"stories:validation"``;
+* a bundled corpus, optionally with a split suffix (``train``, ``validation``, ``test``) such as
+  ``"mix:validation"``:
+
+  - ``"stories"``: the synthetic stories (:mod:`llmpath_core.data.stories`);
+  - ``"pydoc"``: CPython's topic help pages; ``"docstrings"``: the standard library's docstrings;
+    ``"prose"``: both (:mod:`llmpath_core.data.prose`, frozen from CPython 3.11.7);
+  - ``"mix"``: llmpath's training corpus, stories and prose interleaved so that prose is a third of
+    the characters until the split's prose runs out (:func:`mix_documents`); the default model
+    was trained on ``mix``;
 * a local file: ``.txt``/``.md`` (the whole file is one document), ``.jsonl`` (one JSON object per
   line, text in ``text_field``) or ``.parquet`` (column ``text_field``); a file is one split, so
   ``split`` does not apply to it;
@@ -19,11 +26,13 @@ import os
 import re
 from pathlib import Path
 
+from llmpath_core.data.prose import SPLITS, all_prose, docstring_prose
 from llmpath_core.data.pydoc import pydoc_prose
-from llmpath_core.data.stories import tiny_stories
+from llmpath_core.data.stories import iter_stories, tiny_stories
 from llmpath_core.errors import UserError
 
-BUNDLED = ("stories", "pydoc")
+BUNDLED = ("stories", "pydoc", "docstrings", "prose", "mix")
+MIX_PROSE_SHARE = 1 / 3
 TEXT_SUFFIXES = (".txt", ".md", ".text")
 _FILE_SUFFIXES = (*TEXT_SUFFIXES, ".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -39,6 +48,43 @@ def _truncate(docs: list[str], max_chars: int | None) -> list[str]:
         kept.append(doc[: max_chars - total])
         total += len(kept[-1])
     return kept
+
+
+def mix_documents(split: str = "train", max_chars: int | None = None) -> list[str]:
+    """Stories and prose of ``split`` interleaved, prose about a third of the characters.
+
+    A prose document comes next whenever prose is below its share of the characters so far, a
+    story otherwise; once the split's prose is used up only stories follow. Without ``max_chars``
+    the mix holds all the split's prose and twice as many characters of stories. A smaller
+    request is a prefix of a larger one.
+    """
+    prose = all_prose(split)
+    if max_chars is None:
+        max_chars = int(sum(len(d) for d in prose) / MIX_PROSE_SHARE)
+    stories = iter_stories(split=split)
+    docs: list[str] = []
+    total = prose_chars = 0
+    next_prose = 0
+    while total < max_chars:
+        if next_prose < len(prose) and prose_chars < MIX_PROSE_SHARE * max(total, 1):
+            doc = prose[next_prose]
+            next_prose += 1
+            prose_chars += len(doc)
+        else:
+            doc = next(stories)
+        docs.append(doc)
+        total += len(doc) + 1
+    return docs
+
+
+def _bundled(name: str, split: str, max_chars: int | None) -> list[str]:
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r} for {name!r}: use {', '.join(SPLITS)}")
+    if name == "stories":
+        return tiny_stories(split, max_chars)
+    if name == "mix":
+        return mix_documents(split, max_chars)
+    return {"pydoc": pydoc_prose, "docstrings": docstring_prose, "prose": all_prose}[name](split)
 
 
 def _read_jsonl(path: Path, text_field: str) -> list[str]:
@@ -131,12 +177,7 @@ def load_documents(
     text = os.fspath(source)
     name, _, suffix_split = text.partition(":")
     if name in BUNDLED:
-        split = suffix_split or split
-        if split not in ("train", "validation"):
-            raise UserError(f"unknown split {split!r} for {name!r}: use train or validation")
-        if name == "stories":
-            return _truncate(tiny_stories(split, max_chars), max_chars)
-        return _truncate(pydoc_prose(split), max_chars)
+        return _truncate(_bundled(name, suffix_split or split, max_chars), max_chars)
     path = Path(text).expanduser()
     if path.is_file():
         docs = _read_file(path, text_field)
@@ -164,4 +205,4 @@ def load_text(
     return separator.join(docs)
 
 
-__all__ = ["BUNDLED", "load_documents", "load_text"]
+__all__ = ["BUNDLED", "load_documents", "load_text", "mix_documents"]

@@ -6,7 +6,8 @@ prose in 79 topics. A frozen copy taken from CPython 3.11.7 ships in this packag
 corpus is identical on every Python version; its checksum is verified on load. ``live=True``
 reads the running interpreter's copy instead (same format, differs between Python releases).
 
-Topics are split into train and validation by a hash of the topic name, so the split is fixed.
+Topics are split into train, validation and test by a hash of the topic name, so the split is
+fixed (:func:`topic_split`, shared with the docstrings of :mod:`llmpath_core.data.prose`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ FROZEN_FROM = "CPython 3.11.7"
 FROZEN_SHA256 = "4717ccc51e2e7bd1eed2feddb0bcb5a7da19a1a923fd2f258cf81e4285e31683"
 """SHA-256 of the canonical JSON (sorted keys, ``indent=0``) of the frozen topics."""
 VALIDATION_PERCENT = 15
+TEST_PERCENT = 10
+SPLITS = ("train", "validation", "test")
 
 
 def _canonical(topics: dict[str, str]) -> bytes:
@@ -53,15 +56,23 @@ def checksum(live: bool = False) -> str:
 
 
 def topic_split(name: str) -> str:
-    """``"train"`` or ``"validation"`` for a topic name."""
+    """``"train"``, ``"validation"`` or ``"test"`` for a document (topic or module) name.
+
+    The validation bucket is the one the two-way split of llmpath-core 0.2 had; the test bucket
+    came out of its training topics.
+    """
     bucket = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % 100
-    return "validation" if bucket < VALIDATION_PERCENT else "train"
+    if bucket < VALIDATION_PERCENT:
+        return "validation"
+    if bucket < VALIDATION_PERCENT + TEST_PERCENT:
+        return "test"
+    return "train"
 
 
 def pydoc_prose(split: str | None = "train", live: bool = False) -> list[str]:
     """The topic texts of ``split`` (``None`` for all), in topic order."""
-    if split not in (None, "train", "validation"):
-        raise ValueError(f"unknown split {split!r}: use 'train' or 'validation'")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
     return [
         text.strip()
         for name, text in pydoc_topics(live).items()

@@ -6,13 +6,15 @@ model card (``README.md`` for people, ``card.json`` for code). ch07-pretraining 
 bundled stories; the card holds the exact commands and seed that rebuild them, the tokens seen,
 the validation loss and bits per byte, and the sha256 of the weights.
 
-The default model's validation loss (``model_card()["eval"]["loss"]``, measured by
-:func:`evaluate_lm` on ``stories:validation``) is the number every later chapter compares against.
+The default model's held-out loss (``model_card()["eval"]["loss"]``, measured by
+:func:`evaluate_lm` on ``mix:validation``) is the number every later chapter compares against.
 
 ``evaluate_lm`` is the project's one definition of "loss on held-out text": the documents are
 encoded and joined with the end-of-text token (as ch07 packs its corpus), cut into
 non-overlapping windows of ``seq_len`` tokens, and the mean next-token cross-entropy over every
-predicted token is returned with bits per byte (nats over the UTF-8 bytes the targets stand for).
+predicted token is returned with bits per byte (nats over the UTF-8 bytes the targets stand for),
+with standard errors over windows; :func:`paired_difference` compares two models on the same
+windows.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from llmpath_core.errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parent
 NAMES = ("default", "draft")
-EVAL_SOURCE = "stories:validation"
+EVAL_SOURCE = "mix:validation"
 EVAL_MAX_CHARS = 200_000
 
 
@@ -116,6 +118,22 @@ def encode_documents(tokenizer, docs: list[str]) -> list[int]:
     return ids
 
 
+def _ratio_stderr(num: list[float], den: list[float]) -> float:
+    """Standard error of ``sum(num) / sum(den)`` over independent units (delta method).
+
+    Windows are the units: the ratio's linearisation ``(num_i - R * den_i) / mean(den)`` has
+    the ratio's sampling variance; with equal ``den`` it is the usual standard error of a mean.
+    """
+    k = len(num)
+    if k < 2:
+        return float("nan")
+    ratio = sum(num) / sum(den)
+    mean_den = sum(den) / k
+    resid = [(n - ratio * d) / mean_den for n, d in zip(num, den, strict=True)]
+    mean = sum(resid) / k
+    return math.sqrt(sum((r - mean) ** 2 for r in resid) / (k - 1) / k)
+
+
 def evaluate_lm(
     model,
     tokenizer,
@@ -125,12 +143,17 @@ def evaluate_lm(
     max_chars: int | None = EVAL_MAX_CHARS,
     batch_size: int = 16,
     max_windows: int | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Mean next-token loss (nats), perplexity and bits per byte of a causal LM on held-out text.
 
-    ``source`` is anything :func:`llmpath_core.load_documents` reads (default: the bundled
-    stories' validation split, first ``max_chars`` characters) or a list of documents.
+    ``source`` is anything :func:`llmpath_core.load_documents` reads (default: ``mix:validation``,
+    the first ``max_chars`` characters of the held-out stories and prose) or a list of documents.
     ``seq_len`` defaults to the model's context, at most 256 tokens.
+
+    Besides the means, the result holds their standard errors over windows (``loss_stderr``,
+    ``bpb_stderr``) and each window's summed nats and bytes (``window_nats``, ``window_bytes``), so
+    that two models evaluated on the same text with the same tokenizer can be compared window by
+    window with :func:`paired_difference`, an error bar far tighter than the two separate ones.
     """
     import torch
     import torch.nn.functional as F
@@ -152,7 +175,8 @@ def evaluate_lm(
     data = torch.tensor(ids[: n_windows * seq_len + 1], dtype=torch.long)
     byte_len = torch.tensor(token_byte_lengths(tokenizer), dtype=torch.float64)
     device = next(model.parameters()).device
-    total_nats, total_tokens, total_bytes = 0.0, 0, 0.0
+    window_nats: list[float] = []
+    window_bytes: list[float] = []
     was_training = model.training
     model.eval()
     with torch.inference_mode():
@@ -162,20 +186,62 @@ def evaluate_lm(
             targets = torch.stack([data[r * seq_len + 1 : (r + 1) * seq_len + 1] for r in rows])
             logits = model(input_ids=inputs.to(device)).logits.float()
             nll = F.cross_entropy(
-                logits.reshape(-1, logits.size(-1)), targets.to(device).reshape(-1), reduction="sum"
-            )
-            total_nats += float(nll)
-            total_tokens += targets.numel()
-            total_bytes += float(byte_len[targets.clamp(max=len(byte_len) - 1)].sum())
+                logits.reshape(-1, logits.size(-1)),
+                targets.to(device).reshape(-1),
+                reduction="none",
+            ).reshape(targets.shape)
+            window_nats.extend(nll.double().sum(dim=1).tolist())
+            window_bytes.extend(byte_len[targets.clamp(max=len(byte_len) - 1)].sum(dim=1).tolist())
     model.train(was_training)
-    loss = total_nats / total_tokens
+    total_tokens = n_windows * seq_len
+    loss = sum(window_nats) / total_tokens
+    bits = [n / math.log(2) for n in window_nats]
     return {
         "seq_len": seq_len,
         "loss": loss,
+        "loss_stderr": _ratio_stderr(window_nats, [float(seq_len)] * n_windows),
         "perplexity": math.exp(loss),
-        "bits_per_byte": total_nats / (math.log(2) * max(1.0, total_bytes)),
+        "bits_per_byte": sum(bits) / max(1.0, sum(window_bytes)),
+        "bpb_stderr": _ratio_stderr(bits, window_bytes),
         "tokens": total_tokens,
+        "windows": n_windows,
+        "window_nats": window_nats,
+        "window_bytes": window_bytes,
     }
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+    """``b - a`` in loss and bits per byte, with standard errors paired over the same windows.
+
+    ``a`` and ``b`` are :func:`evaluate_lm` results on the same text with the same tokenizer and
+    ``seq_len`` (so window ``i`` holds the same tokens in both). The windows' own difficulty
+    cancels in the difference, which is why a paired error bar can resolve a 0.5 % change that
+    the two separate error bars could not. ``*_rel`` is the difference relative to ``a``.
+    """
+    if a.get("window_bytes") != b.get("window_bytes") or a.get("seq_len") != b.get("seq_len"):
+        raise UserError(
+            "paired_difference needs two evaluations of the same text with the same tokenizer "
+            "and seq_len (their windows differ)"
+        )
+    k = len(a["window_nats"])
+    seq_len = float(a["seq_len"])
+    diff_nats = [y - x for x, y in zip(a["window_nats"], b["window_nats"], strict=True)]
+    diff_bits = [d / math.log(2) for d in diff_nats]
+    loss_diff = sum(diff_nats) / (k * seq_len)
+    return {
+        "loss_diff": loss_diff,
+        "loss_diff_stderr": _ratio_stderr(diff_nats, [seq_len] * k),
+        "loss_diff_rel": loss_diff / a["loss"],
+        "perplexity_ratio": math.exp(loss_diff),
+        "bpb_diff": sum(diff_bits) / sum(a["window_bytes"]),
+        "bpb_diff_stderr": _ratio_stderr(diff_bits, a["window_bytes"]),
+        "windows": k,
+    }
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """An :func:`evaluate_lm` result without its per-window lists (for tables and JSON)."""
+    return {k: v for k, v in result.items() if not k.startswith("window_")}
 
 
 __all__ = [
@@ -190,6 +256,8 @@ __all__ = [
     "load_model",
     "model_card",
     "model_path",
+    "paired_difference",
+    "summary",
     "token_byte_lengths",
     "weights_sha256",
 ]
