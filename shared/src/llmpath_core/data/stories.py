@@ -1271,10 +1271,120 @@ _VEG = [
 ]
 
 
+_JOB_ACTIONS = [
+    ("baker", "kneading dough for the morning loaves"),
+    ("fisher", "mending a torn net"),
+    ("painter", "painting the railings a bright shade of green"),
+    ("builder", "stacking bricks into a neat wall"),
+    ("gardener", "trimming the hedges with big shears"),
+    ("postman", "sorting letters into bundles"),
+    ("grocer", "arranging lemons in a pyramid"),
+    ("tailor", "sewing a button onto a waistcoat"),
+    ("carpenter", "sanding a plank until it was smooth"),
+    ("potter", "shaping a jug on a spinning wheel"),
+    ("beekeeper", "checking the hives in a white veil"),
+    ("shepherd", "counting sheep through a gate"),
+    ("miller", "carrying sacks of flour"),
+    ("nurse", "pushing a wheelchair along the ramp"),
+    ("vet", "listening to a puppy's heartbeat"),
+    ("cook", "stirring a giant pot of soup"),
+    ("clockmaker", "winding a tall grandfather clock"),
+    ("toymaker", "carving a little wooden horse"),
+    ("street sweeper", "sweeping leaves into a pile"),
+    ("window cleaner", "polishing the windows with a squeegee"),
+    ("juggler", "juggling five oranges at once"),
+    ("musician", "playing a cheerful tune on an accordion"),
+    ("blacksmith", "hammering a horseshoe on an anvil"),
+    ("florist", "tying tulips into bunches"),
+    ("mechanic", "fixing a wobbly wheel"),
+    ("librarian", "stamping the return dates in books"),
+    ("plumber", "repairing a leaky pipe"),
+    ("artist", "sketching the harbour with charcoal"),
+]
+
+
 def _clean(items: list[str]) -> list[str]:
     return [" ".join(i.split()) for i in items]
 
 
+_TRAITS += [
+    "gentle-hearted",
+    "adventurous",
+    "imaginative",
+    "sensible",
+    "cheeky",
+    "wise",
+    "giggly",
+    "energetic",
+    "fearless",
+    "tender",
+    "nosy",
+    "restless",
+    "considerate",
+    "sporty",
+    "artistic",
+    "musical",
+    "forgetful",
+    "quick-witted",
+    "soft-spoken",
+    "sunny",
+]
+_COLOURS += [
+    "lilac",
+    "amber",
+    "turquoise",
+    "scarlet",
+    "beige",
+    "cream",
+    "ivory",
+    "maroon",
+    "lime",
+    "coral",
+]
+_HIDING += [
+    "in the garden shed",
+    "behind the rain barrel",
+    "under the doormat",
+    "inside a wellington boot",
+    "on the windowsill",
+    "in the sandpit",
+    "under the hedge",
+    "behind the compost heap",
+    "inside the piano stool",
+    "in the bathtub",
+    "under a pile of washing",
+    "behind the fridge",
+    "inside the picnic hamper",
+    "on the top shelf of the cupboard",
+    "in the dog's basket",
+    "under the car seat",
+]
+_SOUNDS += [
+    "an owl hooting",
+    "the ticking of a clock",
+    "a kettle whistling",
+    "the splash of oars",
+    "frogs croaking by the pond",
+    "a bicycle bell ringing",
+    "geese honking overhead",
+    "the crackle of a bonfire",
+    "a lawnmower droning",
+    "the patter of tiny feet",
+]
+_ACTIVITIES += [
+    "fed carrots to the donkeys",
+    "made a kite from newspaper",
+    "looked at the stars through a telescope",
+    "tidied the toy cupboard",
+    "learned to whistle",
+    "wove a basket from reeds",
+    "plaited ribbons into a garland",
+    "followed animal tracks in the mud",
+    "built a bird feeder",
+    "pressed flowers inside a heavy book",
+    "practised magic tricks",
+    "polished the old brass doorknob",
+]
 _ACTIVITIES, _ANIMAL_ACTIONS, _SOUNDS, _HOMES, _LUNCH = map(
     _clean, (_ACTIVITIES, _ANIMAL_ACTIONS, _SOUNDS, _HOMES, _LUNCH)
 )
@@ -1338,15 +1448,36 @@ class _Story:
             self.paras.append(" ".join(self.cur))
             self.cur = []
 
-    def scene(self, c: _Char) -> None:
+    def maybe_scene(self, c: _Char, p: float = 0.5) -> None:
+        """Sometimes, a descriptive paragraph between a fact and its recall."""
+        if self.rng.random() < p:
+            self.para()
+            self.scene(c, mid=True)
+
+    def scene(self, c: _Char, mid: bool = False) -> None:
         """A descriptive paragraph that changes no facts: places, animals, sounds, food."""
         rng = self.rng
         prep, place = self.place()
-        sentences = [
-            self.alt(
+        if mid:
+            first = self.alt(
+                f"Later, {c.name} went for a walk {prep} the {place}.",
+                f"After that, {c.name} sat for a while {prep} the {place}.",
+                f"In the meantime, {c.name} had to run an errand {prep} the {place}.",
+                f"Before going home, {c.name} stopped {prep} the {place}.",
+            )
+        else:
+            first = self.alt(
                 f"Earlier that day, {c.name} spent an hour {prep} the {place}.",
                 f"That {self.pick(_TIMES_OF_DAY)}, {c.name} stopped {prep} the {place}.",
                 f"On the way, {c.name} passed {prep} the {place}.",
+            )
+        job, action = self.pick(_JOB_ACTIONS)
+        sentences = [
+            first,
+            self.alt(
+                f"There {c.subj} saw {_a(self.pick(_ANIMALS))} {self.pick(_ANIMAL_ACTIONS)}.",
+                f"Nearby, {_a(job)} was {action}.",
+                f"{c.Subj} watched {_a(job)} who was {action}.",
             ),
             f"There {c.subj} saw {_a(self.pick(_ANIMALS))} {self.pick(_ANIMAL_ACTIONS)}.",
         ]
@@ -1614,6 +1745,7 @@ def _plot_lost_and_found(s: _Story) -> _Char:
         f'{hero.name} hugged {friend.name} and said, "Thank you for helping me!"',
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'Later, {hero.poss} {giver} asked, "Where did you find it?"',
         f'"It was {spots[2]}," {hero.name} {s.pick(_SAID)}. '
@@ -1653,6 +1785,7 @@ def _plot_packing_trip(s: _Story) -> _Char:
         ),
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f"On {day}, they arrived at {dest}.",
         f"{hero.name} opened the bag and counted. There were only {_num(len(packed))} things.",
@@ -1720,6 +1853,7 @@ def _plot_shop(s: _Story) -> _Char:
     )
     s.sum_fact(coins, [-t1, -t2], change)
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'At home, {s.pick(["Mom", "Dad", "Grandma", "Grandpa"])} asked, "How many coins do '
         f'you have left?"',
@@ -1774,6 +1908,7 @@ def _plot_recipe(s: _Story) -> _Char:
         f"When it was ready, {hero.name} felt proud.",
     )
     s.para()
+    s.maybe_scene(hero)
     friend = s.child()
     s.say(
         f"Later, {friend.name} came to visit and tasted it.",
@@ -1824,6 +1959,7 @@ def _plot_lost_pet(s: _Story) -> _Char:
         _feel(s, hero, _GOOD, f"{pet.name} was safe"),
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'At home, {hero.poss} family asked, "Where was {pet.name}?"',
         f'"{_cap(found[0])} the {found[1]}," said {hero.name}. "I looked {places[0][0]} the '
@@ -1867,6 +2003,7 @@ def _plot_race(s: _Story) -> _Char:
         )
     s.para()
     q = s.rng.randint(1, len(order))
+    s.maybe_scene(hero)
     s.say(
         f'At dinner, {hero.poss} dad asked, "Who came {_ORD[q]}?"',
         f'"{order[q - 1].name} came {_ORD[q]}," said {hero.name}. "And I came {_ORD[pos]}."',
@@ -1918,6 +2055,7 @@ def _plot_gift_and_note(s: _Story) -> _Char:
     )
     s.sum_fact(n, [-g1, -g2], left)
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'Then {hero.name} read the note again. "Where is the party?" asked {f1.name}.',
         f'"{_cap(place[0])} the {place[1]}, on {day} at {_num(hour)} o\'clock," said {hero.name}.',
@@ -1962,6 +2100,7 @@ def _plot_garden(s: _Story) -> _Char:
     )
     s.cur = [c for c in s.cur if c]
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f"Weeks later, the garden was full of {flower}s.",
         f'"When did we plant them?" asked {helper.name}.',
@@ -2129,6 +2268,7 @@ def _plot_lesson(s: _Story) -> _Char:
         f"{hero.name} helped {classmate.name} count too, and soon they both understood.",
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'At home, {hero.poss} family asked, "What did you learn today?"',
         f'"I learned that {topic[0]} {topic[1]}," said {hero.name}, "and that {_num(a)} plus '
@@ -2266,6 +2406,7 @@ def _plot_train(s: _Story) -> _Char:
         _feel(s, hero, _GOOD, "the journey had been fun"),
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'Later, {hero.name} said, "We passed {_num(target - 1)} stops before {stops[target - 1]}.'
         f'"',
@@ -2339,6 +2480,7 @@ def _plot_eggs(s: _Story) -> _Char:
         s.say(f"{hero.name} walked very carefully, and not a single egg broke.")
     s.sum_fact(total, [-broke], total - broke)
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f'"How many eggs did we get?" asked {farmer.name}.',
         f'"{_cap(_num(total - broke))}," said {hero.name}. "{hens[0]} laid {_num(layed[0])}."',
@@ -2377,6 +2519,7 @@ def _plot_message(s: _Story) -> _Char:
         f"The wind almost took the letter, but {hero.name} held it tight.",
     )
     s.para()
+    s.maybe_scene(hero)
     s.say(
         f"At last, {hero.name} found {receiver.name} and gave {receiver.obj} the letter.",
         "But the letter was wet and the words were hard to read.",
