@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -20,22 +19,10 @@ app = make_app(
 INDEX_HELP = "index folder (default: the bundled pydoc prose, built on first use)"
 
 
-def default_index() -> Path:
-    return artefact_path("ch18", "pydoc-index")
+def _open(index: Path | None, model: str | None = None):
+    from ch18_rag.labs import open_index
 
-
-def _open(index: Path | None, model: str | None = None, build: bool = True):
-    from ch18_rag.embeddings import Embedder
-    from ch18_rag.index import RagIndex, ingest
-
-    path = Path(index) if index is not None else default_index()
-    if index is None and build and not (path / "index.sqlite").exists():
-        print(f"building the default index of the bundled pydoc prose at {path}", file=sys.stderr)
-        ingest(None, path)
-    embedder = None
-    if model is not None:
-        embedder = Embedder(model, cache=path.parent / f".{path.name}.embcache.sqlite")
-    return RagIndex(path, embedder)
+    return open_index(index, model)
 
 
 def _filters(items: list[str] | None) -> dict | None:
@@ -89,8 +76,14 @@ def ingest(
         raise UserError(f"unknown --faiss {faiss_index!r}: use one of {', '.join(FAISS_KINDS)}")
     if chunker == "fixed" and not 0 <= overlap < size:
         raise UserError("--overlap must be at least 0 and smaller than --size")
+    from ch18_rag.labs import default_index, shared_embedder
+
     path = Path(index) if index is not None else default_index()
-    embedder = Embedder(model, cache=path.parent / f".{path.name}.embcache.sqlite")
+    embedder = (
+        shared_embedder(model)
+        if index is None
+        else Embedder(model, cache=path.parent / f".{path.name}.embcache.sqlite")
+    )
     report = do_ingest(
         inputs or None,
         path,
@@ -198,21 +191,23 @@ def ask(
     return result
 
 
-def _encyclopedia_index(folder: Path):
-    """The fictional encyclopedia ingested as documents (sources ``encyclopedia:<country>``)."""
+def _encyclopedia_index():
+    """The fictional encyclopedia's template articles, indexed under ``$LLMPATH_HOME/ch18``."""
     from ch18_rag.evalsets import fictional_encyclopedia
-    from ch18_rag.index import RagIndex, ingest
+    from ch18_rag.labs import build_index
 
     enc = fictional_encyclopedia()
-    report = ingest(enc.documents, folder / "index")
-    return enc, RagIndex(folder / "index"), report
+    idx, _ = build_index(enc.documents, artefact_path("ch18", "sets", "encyclopedia"))
+    return enc, idx
 
 
 @command(app, device=False, out=False)
 def eval(
     run: Run,
     index: Path = typer.Option(None, "--index", help=INDEX_HELP),
-    set_: str = typer.Option("pydoc", "--set", help="pydoc or encyclopedia"),
+    set_: str = typer.Option(
+        "pydoc", "--set", help="pydoc, encyclopedia, paraphrased or rewritten"
+    ),
     modes: str = typer.Option("bm25,dense,hybrid,hybrid-rerank", help="comma-separated modes"),
     ragas: bool = typer.Option(False, help="also compute ragas' metrics (slow import)"),
     judge_url: str = typer.Option(
@@ -223,11 +218,10 @@ def eval(
         "OPENAI_API_KEY", help="environment variable holding the judge's API key (if any)"
     ),
 ) -> dict:
-    """Retrieval (recall@k, MRR, nDCG@10) and answer metrics (EM, F1, ROUGE-L) on an eval set;
-    with --ragas, ragas' non-LLM metrics and, with --judge-url/--judge-model, its LLM metrics
-    (faithfulness, context precision and recall, answer relevancy)."""
+    """Retrieval (recall@k, MRR, nDCG@10) and closed book vs RAG (EM, F1, ROUGE-L with bootstrap
+    SEs) on an eval set; with --ragas, ragas' non-LLM metrics and, with --judge-url and
+    --judge-model, its LLM metrics (faithfulness, context precision and recall, relevancy)."""
     import os
-    import tempfile
 
     judge = None
     if judge_url or judge_model:
@@ -243,51 +237,25 @@ def eval(
         judge = Judge(judge_url, judge_model, api_key=key)
         judge.check()  # before any indexing: an unreachable judge fails in a second
 
-    from ch18_rag.evalsets import pydoc_eval_set
-    from ch18_rag.evaluation import (
-        chance_answer_fn,
-        evaluate_answers,
-        evaluate_retrieval,
-        rag_answer_fn,
-    )
-    from ch18_rag.retrieval import Retriever
+    from ch18_rag.labs import evaluate_set
 
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
-    with tempfile.TemporaryDirectory() as tmp:
-        if set_ == "pydoc":
-            idx = _open(index)
-            items = pydoc_eval_set()
-            answers = [evaluate_answers(rag_answer_fn(Retriever(idx)), items, "hybrid + reader")]
-        elif set_ == "encyclopedia":
-            enc, idx, _ = _encyclopedia_index(Path(tmp))
-            items = [q for q in enc.questions if q.kind != "two-hop"]
-            answers = [
-                evaluate_answers(
-                    chance_answer_fn(enc.candidates, items), items, "closed book: chance"
-                ),
-                evaluate_answers(rag_answer_fn(Retriever(idx)), items, "RAG: hybrid + reader"),
-            ]
+    result = evaluate_set(set_, index, mode_list, ragas=ragas, judge=judge)
+    run.table(result["retrieval"], title=f"retrieval on {set_} ({result['questions']} questions)")
+    run.table(
+        [{k: v for k, v in row.items() if "CI" not in k} for row in result["answers"]],
+        title="answers: closed book vs RAG (same extractive reader; ± is the bootstrap SE)",
+    )
+    d = result["rag_minus_closed_EM"]
+    run.log(f"RAG - closed book, EM: {d['difference']:+.3f} (95% CI {d['95% CI']}, n={d['n']})")
+    if result["misses"]:
+        run.table(result["misses"], title="RAG misses (first per question kind)")
+    if ragas:
+        run.table([result["ragas"]], title="ragas non-LLM metrics: ours vs ragas")
+        if "ragas_llm" in result:
+            run.table([result["ragas_llm"]], title=f"ragas LLM metrics (judge: {judge.model})")
         else:
-            raise UserError(f"unknown --set {set_!r}: use pydoc or encyclopedia")
-        retriever = Retriever(idx)
-        rows = evaluate_retrieval(retriever, items, mode_list)
-        run.table(rows, title=f"retrieval on {set_} ({len(items)} questions)")
-        run.table(answers, title="answers")
-        result = {"set": set_, "questions": len(items), "retrieval": rows, "answers": answers}
-        if ragas:
-            from ch18_rag.ragas_eval import ragas_parity
-
-            result["ragas"] = ragas_parity(retriever, items[:10])
-            run.table([result["ragas"]], title="ragas non-LLM metrics: ours vs ragas")
-            if judge is None:
-                run.log("ragas' LLM metrics need a judge: --judge-url URL --judge-model NAME")
-            else:
-                from ch18_rag.ragas_eval import ragas_llm_eval
-
-                result["ragas_llm"] = ragas_llm_eval(
-                    retriever, items[:10], judge, embedder=retriever.index.embedder
-                )
-                run.table([result["ragas_llm"]], title=f"ragas LLM metrics (judge: {judge.model})")
+            run.log("ragas' LLM metrics need a judge: --judge-url URL --judge-model NAME")
     return result
 
 
@@ -310,7 +278,7 @@ def graph(
 
     with tempfile.TemporaryDirectory() as tmp:
         if index is None:
-            enc, idx, _ = _encyclopedia_index(Path(tmp))
+            enc, idx = _encyclopedia_index()
             questions = question or [q.question for q in enc.questions if q.kind == "two-hop"][:4]
         else:
             idx = RagIndex(index)
@@ -349,31 +317,28 @@ def chat(
     index: Path = typer.Option(None, "--index", help="index (default: the encyclopedia)"),
 ) -> dict:
     """Conversational, agentic RAG: follow-ups rewritten, decomposition, iterative retrieval."""
-    import tempfile
-
     from ch18_rag.agentic import ChatSession
     from ch18_rag.retrieval import Retriever
 
-    with tempfile.TemporaryDirectory() as tmp:
-        if index is None:
-            enc, idx, _ = _encyclopedia_index(Path(tmp))
-            country = enc.facts[0][0]
-            default_turns = [
-                f"What is the capital of {country}?",
-                "Who founded it?",
-                f"Who founded the capital of {enc.facts[6][0]}?",
-            ]
-        else:
-            idx, default_turns = _open(index), []
-        session = ChatSession(Retriever(idx))
-        lines = turns or (
-            default_turns
-            if sys.stdin.isatty() or index is None
-            else [line.strip() for line in sys.stdin if line.strip()]
-        )
-        if not lines:
-            raise UserError("no questions: pass them as arguments or on stdin")
-        results = [session.ask(q).to_dict() for q in lines]
+    if index is None:
+        enc, idx = _encyclopedia_index()
+        country = enc.facts[0][0]
+        default_turns = [
+            f"What is the capital of {country}?",
+            "Who founded it?",
+            f"Who founded the capital of {enc.facts[6][0]}?",
+        ]
+    else:
+        idx, default_turns = _open(index), []
+    session = ChatSession(Retriever(idx))
+    lines = turns or (
+        default_turns
+        if sys.stdin.isatty() or index is None
+        else [line.strip() for line in sys.stdin if line.strip()]
+    )
+    if not lines:
+        raise UserError("no questions: pass them as arguments or on stdin")
+    results = [session.ask(q).to_dict() for q in lines]
     run.table(
         [
             {
@@ -407,71 +372,28 @@ def bench(
 
 @command(app, device=False, out=False)
 def demo(run: Run) -> dict:
-    """Ingest the bundled pydoc prose, answer questions with citations, compare retrieval modes."""
-    import tempfile
+    """Cited answers, then closed book vs RAG (same reader) on template, paraphrased and
+    rewritten encyclopedia questions and pydoc definitions, with standard errors."""
+    from ch18_rag.labs import run_demo
 
-    from ch18_rag.evalsets import pydoc_eval_set
-    from ch18_rag.evaluation import (
-        chance_answer_fn,
-        evaluate_answers,
-        evaluate_retrieval,
-        rag_answer_fn,
-    )
-    from ch18_rag.index import ingest as do_ingest
-    from ch18_rag.reader import ExtractiveReader
-    from ch18_rag.retrieval import Retriever
-
-    t0 = time.perf_counter()
-    path = default_index()
-    report = do_ingest(None, path)
-    run.log(
-        f"ingest: {report.chunks} chunks, {report.embedded} embedded, "
-        f"{len(report.unchanged)} unchanged files, {report.seconds:.1f}s"
-    )
-    from ch18_rag.index import RagIndex
-
-    retriever = Retriever(RagIndex(path))
-    reader = ExtractiveReader()
-    items = pydoc_eval_set()
-    shown = []
-    for item in items[:4]:
-        ans = reader.answer(item.question, retriever.search(item.question, k=5))
-        shown.append(
-            {"question": item.question, "answer": ans.answer, "cites": ", ".join(ans.citations)}
-        )
-    run.table(shown, title="answers with citations (extractive reader, no LLM)")
-    rows = evaluate_retrieval(retriever, items, ["bm25", "dense", "hybrid"])
-    rows += evaluate_retrieval(retriever, items, ["hybrid-rerank"], rerank_depth=10)
+    run.log("indexing the demo sets (cached under $LLMPATH_HOME/ch18 after the first run)")
+    result = run_demo()
+    run.log(result["ingest"])
+    run.table(result["answers"], title="answers with citations (extractive reader, no LLM)")
     run.table(
-        rows,
-        title=f"retrieval on the pydoc eval set ({len(items)} questions; "
-        "rerank over the hybrid top 10)",
+        result["qa"],
+        title="closed book (reader on 5 random chunks) vs RAG (hybrid top 5 + reader); ± SE",
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        enc, idx, _ = _encyclopedia_index(Path(tmp))
-        enc_items = [q for q in enc.questions if q.kind != "two-hop"]
-        qa = [
-            evaluate_answers(
-                chance_answer_fn(enc.candidates, enc_items), enc_items, "closed book (chance)"
-            ),
-            evaluate_answers(rag_answer_fn(Retriever(idx)), enc_items, "RAG (hybrid + reader)"),
-        ]
-    run.table(qa, title="fictional encyclopedia QA")
-    best = {r["mode"]: r for r in rows}
-    headline = (
-        f"recall@5 bm25 {best['bm25']['recall@5']:.2f}, dense {best['dense']['recall@5']:.2f}, "
-        f"hybrid {best['hybrid']['recall@5']:.2f}, rerank {best['hybrid-rerank']['recall@5']:.2f}; "
-        f"encyclopedia EM {qa[0]['EM']:.2f} closed-book vs {qa[1]['EM']:.2f} with RAG"
+    run.table(result["misses"], title="where the reader fails: rewritten articles")
+    run.table(
+        result["retrieval"],
+        title=f"retrieval on the pydoc demo topics ({result['qa_detail'][-1]['n']} questions)",
     )
-    return {
-        "showed": "ingested the bundled pydoc prose, answered with cited chunk ids, compared "
-        "BM25/dense/hybrid/rerank retrieval and closed-book vs RAG QA",
-        "headline": headline,
-        "retrieval": rows,
-        "answers": shown,
-        "encyclopedia": qa,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    run.log(
+        "longer labs: 'ch18-rag eval --set pydoc' (full 847-chunk index, minutes to embed the "
+        "first time, with reranking), 'ch18-rag graph', 'ch18-rag chat', 'ch18-rag bench'"
+    )
+    return result
 
 
 def main() -> None:

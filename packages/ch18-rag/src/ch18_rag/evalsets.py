@@ -169,7 +169,8 @@ class Encyclopedia:
     documents: list[Document]
     questions: list[QAItem]
     facts: list[tuple[str, str, str]]  # (subject, relation, object)
-    candidates: dict[str, list[str]]  # answer kind -> every possible answer (for chance)
+    candidates: dict[str, list[str]]  # answer kind -> every possible answer
+    records: list[dict[str, str]] = field(default_factory=list)  # one per country, every fact
 
 
 def fictional_encyclopedia(n_countries: int = 12, seed: int = 18) -> Encyclopedia:
@@ -179,6 +180,7 @@ def fictional_encyclopedia(n_countries: int = 12, seed: int = 18) -> Encyclopedi
     docs: list[Document] = []
     questions: list[QAItem] = []
     facts: list[tuple[str, str, str]] = []
+    records: list[dict[str, str]] = []
     kinds: dict[str, list[str]] = {
         "capital": [],
         "year": [],
@@ -208,6 +210,19 @@ def fictional_encyclopedia(n_countries: int = 12, seed: int = 18) -> Encyclopedi
             f"of the {country} coast."
         )
         source = f"encyclopedia:{country}"
+        records.append(
+            {
+                "country": country,
+                "capital": capital,
+                "year": year,
+                "animal": animal,
+                "currency": currency,
+                "founder": founder,
+                "birthplace": birthplace,
+                "job": job,
+                "source": source,
+            }
+        )
         docs.append(Document(source, text, country, {"type": "encyclopedia", "country": country}))
         facts += [
             (country, "capital", capital),
@@ -278,7 +293,7 @@ def fictional_encyclopedia(n_countries: int = 12, seed: int = 18) -> Encyclopedi
                 [f"What is the capital of {country}?", "Who founded {answer}?"],
             ),
         ]
-    return Encyclopedia(docs, questions, facts, kinds)
+    return Encyclopedia(docs, questions, facts, kinds, records)
 
 
 def write_documents(docs: list[Document], folder: str | Path) -> list[Path]:

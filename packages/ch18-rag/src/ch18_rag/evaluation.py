@@ -7,9 +7,11 @@ corpus was chunked.
 
 from __future__ import annotations
 
-import random
+import hashlib
 import time
 from collections.abc import Callable
+
+import numpy as np
 
 from ch18_rag.evalsets import QAItem
 from ch18_rag.index import RagIndex
@@ -23,7 +25,7 @@ from ch18_rag.metrics import (
     token_f1,
 )
 from ch18_rag.reader import ExtractiveReader
-from ch18_rag.retrieval import Retriever
+from ch18_rag.retrieval import Hit, Retriever
 
 
 def _squash(text: str) -> str:
@@ -69,27 +71,87 @@ def evaluate_retrieval(
     return rows
 
 
-def evaluate_answers(
-    answer_fn: Callable[[str], str], items: list[QAItem], name: str = "rag"
-) -> dict:
-    """Exact match, token F1 and ROUGE-L of ``answer_fn(question)`` against the gold answers."""
-    em = f1 = rl = 0.0
+def score_answers(answer_fn: Callable[[str], str], items: list[QAItem]) -> list[dict]:
+    """One row per question: the prediction and its exact match, token F1 and ROUGE-L."""
+    rows = []
     for item in items:
         prediction = answer_fn(item.question)
-        em += exact_match(prediction, item.answer)
-        f1 += token_f1(prediction, item.answer)
-        rl += rouge_l(prediction, item.answer)
-    n = len(items)
+        rows.append(
+            {
+                "question": item.question,
+                "kind": item.kind,
+                "gold": item.answer,
+                "prediction": prediction,
+                "EM": exact_match(prediction, item.answer),
+                "F1": token_f1(prediction, item.answer),
+                "ROUGE-L": rouge_l(prediction, item.answer),
+            }
+        )
+    return rows
+
+
+def bootstrap(values, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean of ``values`` with its bootstrap standard error and 95 % percentile interval.
+
+    Questions are resampled with replacement ``n_boot`` times (numpy ``default_rng(seed)``); the
+    standard error is the standard deviation of the resampled means.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return {"mean": float("nan"), "se": float("nan"), "ci95": [float("nan")] * 2, "n": 0}
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
     return {
-        "system": name,
-        "EM": round(em / n, 4),
-        "F1": round(f1 / n, 4),
-        "ROUGE-L": round(rl / n, 4),
-        "n": n,
+        "mean": float(x.mean()),
+        "se": float(means.std(ddof=1)),
+        "ci95": [float(lo), float(hi)],
+        "n": int(x.size),
     }
 
 
+def summarize(rows: list[dict], name: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean EM, F1 and ROUGE-L over ``rows`` (from :func:`score_answers`), EM and F1 with a
+    bootstrap standard error and 95 % interval over questions."""
+    out: dict = {"system": name}
+    for metric in ("EM", "F1", "ROUGE-L"):
+        stats = bootstrap([r[metric] for r in rows], n_boot, seed)
+        out[metric] = round(stats["mean"], 4)
+        if metric != "ROUGE-L":
+            out[f"{metric} SE"] = round(stats["se"], 4)
+            out[f"{metric} 95% CI"] = [round(v, 4) for v in stats["ci95"]]
+    out["n"] = len(rows)
+    return out
+
+
+def paired_difference(
+    better: list[dict], worse: list[dict], metric: str = "EM", n_boot: int = 2000, seed: int = 0
+) -> dict:
+    """``mean(better) - mean(worse)`` on the same questions, bootstrapped in pairs."""
+    if [r["question"] for r in better] != [r["question"] for r in worse]:
+        raise ValueError("paired_difference needs the same questions in the same order")
+    stats = bootstrap(
+        [b[metric] - w[metric] for b, w in zip(better, worse, strict=True)], n_boot, seed
+    )
+    return {
+        "metric": metric,
+        "difference": round(stats["mean"], 4),
+        "SE": round(stats["se"], 4),
+        "95% CI": [round(v, 4) for v in stats["ci95"]],
+        "n": stats["n"],
+    }
+
+
+def evaluate_answers(
+    answer_fn: Callable[[str], str], items: list[QAItem], name: str = "rag"
+) -> dict:
+    """Exact match, token F1 and ROUGE-L of ``answer_fn(question)`` against the gold answers,
+    with bootstrap standard errors (see :func:`summarize`)."""
+    return summarize(score_answers(answer_fn, items), name)
+
+
 def rag_answer_fn(retriever: Retriever, k: int = 5, mode: str = "hybrid", **search):
+    """Retrieval, then the extractive reader on the ``k`` hits."""
     reader = ExtractiveReader()
 
     def answer(question: str) -> str:
@@ -98,17 +160,38 @@ def rag_answer_fn(retriever: Retriever, k: int = 5, mode: str = "hybrid", **sear
     return answer
 
 
-def chance_answer_fn(candidates: dict[str, list[str]], items: list[QAItem], seed: int = 0):
-    """Guess a random answer of the right kind: what "near chance" means for a closed book."""
-    rng = random.Random(seed)
-    by_question = {it.question: it.kind if it.kind in candidates else "founder" for it in items}
-    return lambda q: rng.choice(candidates[by_question[q]])
+def closed_book_answer_fn(index: RagIndex, k: int = 5, seed: int = 0):
+    """The same reader without retrieval: ``k`` chunks drawn at random from the index.
+
+    The draw depends only on ``seed`` and the question text (not on the order questions are
+    asked). This is what the RAG pipeline does when retrieval is taken out; with no chunks at all
+    the reader has nothing to extract and answers "" (EM 0 by construction).
+    """
+    reader = ExtractiveReader()
+    n = len(index)
+
+    def answer(question: str) -> str:
+        digest = hashlib.sha256(f"{seed}\0{question}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+        positions = rng.choice(n, size=min(k, n), replace=False)
+        rows = index.rows([int(p) for p in positions])
+        hits = [
+            Hit(r["chunk_id"], r["source"], 0.0, r["text"], int(p))
+            for p, r in zip(positions, rows, strict=True)
+        ]
+        return reader.answer(question, hits).answer
+
+    return answer
 
 
 __all__ = [
-    "chance_answer_fn",
+    "bootstrap",
+    "closed_book_answer_fn",
     "evaluate_answers",
     "evaluate_retrieval",
+    "paired_difference",
     "rag_answer_fn",
     "relevant_chunks",
+    "score_answers",
+    "summarize",
 ]
