@@ -1,52 +1,72 @@
 #!/usr/bin/env bash
-# Rebuild llmpath's default and draft models into llmpath-core (shared/src/llmpath_core/models).
+# Rebuild llmpath's default and draft models into llmpath-core (shared/src/llmpath_core/models),
+# with the comparisons their model cards show. Run from anywhere in the repository with the
+# workspace synced (`uv sync`); about 70 minutes on 2 CPU cores, of which the default model ~25.
 #
-# Run from anywhere in the repository, with the workspace synced (`uv sync`). The two trainings
-# run side by side, one torch thread each: on 2 CPU cores the draft takes about 6 minutes and the
-# default model under 40 (measured with other jobs sharing the cores).
+#   1. pack the bundled `mix` corpus (stories + CPython prose) with a 4096-token byte-level BPE;
+#   2. train the default model (depth 6, ~3.4 M parameters) and the draft (depth 2, ~10x smaller)
+#      for the same 500 steps of 32 x 256 tokens;
+#   3. capacity check: the default recipe and a 4x larger model (depth 10) for the same 125 steps;
+#   4. compare them on held-out text with paired standard errors, then release both models.
+#
 # Same seed, same data, same steps give the same weights on the same machine and torch version.
+# CH07 overrides the command (default: `uv run ch07-pretraining`).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 work="${WORK:-.llmpath/build-models}"
 dest=shared/src/llmpath_core/models
-steps="${STEPS:-600}"
-export OMP_NUM_THREADS=1
+results=packages/ch07-pretraining/benchmarks/default-models
+steps="${STEPS:-500}"
+capacity_steps="${CAPACITY_STEPS:-125}"
+read -r -a ch07 <<< "${CH07:-uv run ch07-pretraining}"
+mkdir -p "$work" "$results"
 
-uv run ch07-pretraining prepare --corpus stories --vocab-size 4096 --max-chars 6000000 \
-    --out "$work/data"
+prepare_cmd="ch07-pretraining prepare --corpus mix --vocab-size 4096 --max-chars 12000000 --out DATA"
+"${ch07[@]}" prepare --corpus mix --vocab-size 4096 --max-chars 12000000 --out "$work/data" --json \
+    > "$work/data.json"
 
-# timed NAME CMD...: run CMD, write its wall-clock seconds to $work/NAME.seconds
+# timed NAME ARGS...: run `ch07-pretraining train ARGS`, write its wall-clock seconds and result
 timed() {
     local name=$1 start
     shift
     start=$(date +%s)
-    "$@"
+    "${ch07[@]}" train --preset default --data "$work/data" --seed 0 --eval-every 100 \
+        --checkpoint-every 0 --out "$work/$name" --json "$@" > "$work/$name.json"
     echo $(($(date +%s) - start)) > "$work/$name.seconds"
 }
-timed default uv run ch07-pretraining train --preset default --data "$work/data" \
-    --max-steps "$steps" --seed 0 --out "$work/default" --json > "$work/default.json" &
-default_pid=$!
-timed draft uv run ch07-pretraining train --preset default --depth 2 --data "$work/data" \
-    --max-steps "$steps" --seed 0 --out "$work/draft" --json > "$work/draft.json" &
-draft_pid=$!
-wait "$default_pid" "$draft_pid"
-default_seconds=$(cat "$work/default.seconds")
-draft_seconds=$(cat "$work/draft.seconds")
+timed default --max-steps "$steps"
+timed draft --depth 2 --max-steps "$steps"
+timed capacity-d6 --max-steps "$capacity_steps"
+timed capacity-d10 --depth 10 --max-steps "$capacity_steps"
 
-note="The default and draft models trained side by side, one torch thread each."
-cmds=(
-    --note "$note"
-    --command "uv run ch07-pretraining prepare --corpus stories --vocab-size 4096 --max-chars 6000000 --out DATA"
-)
-uv run ch07-pretraining release "$work/default" --name default --out "$dest/default" \
-    --summary "llmpath's default model: a 5-layer Llama trained from zero on the bundled stories." \
-    --train-seconds "$default_seconds" "${cmds[@]}" \
-    --command "uv run ch07-pretraining train --preset default --data DATA --max-steps $steps --seed 0 --out RUN" \
-    --command "uv run ch07-pretraining release RUN --name default --out $dest/default" \
-    --command "# or all of it, with the draft model: bash packages/ch07-pretraining/scripts/build_default_models.sh"
-uv run ch07-pretraining release "$work/draft" --name draft --out "$dest/draft" \
+"${ch07[@]}" compare "default=$work/default" "draft=$work/draft" --source mix:validation \
+    --title "The draft model (depth 2) against the default (depth 6)" \
+    --note "Both trained by the same recipe on the same $steps steps of 32 x 256 tokens." \
+    --out "$results/draft-vs-default.json"
+"${ch07[@]}" compare "depth 6 (default recipe)=$work/capacity-d6" \
+    "depth 10 (4x parameters)=$work/capacity-d10" --source mix:validation \
+    --title "Capacity: the default recipe against a 4x larger model at the same tokens" \
+    --note "Both trained by the default recipe for the same $capacity_steps steps of 32 x 256 tokens (a quarter of the default model's budget, to keep the check within a CPU hour)." \
+    --out "$results/capacity.json"
+for file in "$work"/*.seconds "$work"/*.json; do cp "$file" "$results/"; done
+
+note="Trained alone on the machine's 2 cores, one run after another."
+rebuild="# or all of it, with the draft model and the comparisons: bash packages/ch07-pretraining/scripts/build_default_models.sh"
+"${ch07[@]}" release "$work/draft" --name draft --out "$dest/draft" \
     --summary "llmpath's draft model: a 2-layer Llama with the default model's tokenizer, for speculative decoding." \
-    --train-seconds "$draft_seconds" "${cmds[@]}" \
+    --train-seconds "$(cat "$work/draft.seconds")" --note "$note" \
+    --comparison "$results/draft-vs-default.json" \
+    --command "uv run $prepare_cmd" \
     --command "uv run ch07-pretraining train --preset default --depth 2 --data DATA --max-steps $steps --seed 0 --out RUN" \
     --command "uv run ch07-pretraining release RUN --name draft --out $dest/draft" \
-    --command "# or all of it, with the default model: bash packages/ch07-pretraining/scripts/build_default_models.sh"
+    --command "$rebuild"
+"${ch07[@]}" release "$work/default" --name default --out "$dest/default" \
+    --summary "llmpath's default model: a 6-layer Llama trained from zero on the bundled stories and CPython prose." \
+    --train-seconds "$(cat "$work/default.seconds")" --note "$note" \
+    --comparison "$results/capacity.json" --comparison "$results/draft-vs-default.json" \
+    --command "uv run $prepare_cmd" \
+    --command "uv run ch07-pretraining train --preset default --data DATA --max-steps $steps --seed 0 --out RUN" \
+    --command "uv run ch07-pretraining release RUN --name default --out $dest/default" \
+    --command "$rebuild"
+cp "$dest/default/card.json" "$results/default-card.json"
+cp "$dest/draft/card.json" "$results/draft-card.json"

@@ -207,6 +207,9 @@ def release(
     ),
     train_seconds: float = typer.Option(0.0, help="wall-clock training time, for the card"),
     note: str = typer.Option("", help="one line about how it was trained (shared machine...)"),
+    comparison: list[Path] = typer.Option(
+        None, help="a `compare --out` JSON file to show in the card (repeat)"
+    ),
 ) -> dict:
     """Release a run as a model folder with a model card (how the default model was made)."""
     from ch07_pretraining.release import release_model
@@ -222,12 +225,69 @@ def release(
         train_seconds=train_seconds,
         seed=run.seed,
         note=note,
+        comparisons=[_read_comparison(path) for path in comparison or []],
     )
     ev = card["eval"]
     run.table([{"key": k, "value": v} for k, v in ev.items()], title=f"{name} model -> {run.out}")
     for row in card["samples"]:
         run.show(f"[bold]{row['prompt']}[/bold] ({row['decoding']}): {row['text']}")
     return {"name": name, "out": str(run.out), "sha256": card["sha256"], **ev}
+
+
+def _read_comparison(path: Path) -> dict:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable comparison JSON ({exc})") from None
+    if not isinstance(data, dict) or "models" not in data or "paired" not in data:
+        raise UserError(f"{path}: not a `ch07-pretraining compare --out` result")
+    return data
+
+
+@command(app, device=False, out_help="write the comparison as JSON to this file")
+def compare(
+    run: Run,
+    models: list[str] = typer.Argument(..., help="LABEL=FOLDER model folders; first is the base"),
+    source: str = typer.Option("mix:validation", help="held-out text (any load_text source)"),
+    max_chars: int = typer.Option(200_000, help="characters of the source to evaluate on"),
+    title: str = typer.Option("", help="a title for the comparison (shown in model cards)"),
+    note: str = typer.Option("", help="a sentence on how the models were trained"),
+) -> dict:
+    """Held-out loss of several models, each later one paired with the first (difference ± SE)."""
+    from ch07_pretraining.compare import compare_models
+    from llmpath_core import write_json
+
+    pairs = []
+    for item in models:
+        label, sep, folder = item.partition("=")
+        if not sep:
+            label, folder = Path(item).name, item
+        pairs.append((label, folder))
+    result = compare_models(pairs, source=source, max_chars=max_chars)
+    result.update({"title": title, "note": note})
+    run.table(
+        [
+            {
+                "model": m["label"],
+                "params": f"{m['parameters']:,}",
+                "loss": f"{m['loss']:.4f} ± {m['loss_stderr']:.4f}",
+                "bits/byte": f"{m['bits_per_byte']:.4f} ± {m['bpb_stderr']:.4f}",
+            }
+            for m in result["models"]
+        ],
+        title=f"held-out {source} (first {max_chars:,} characters)",
+    )
+    for p in result["paired"]:
+        run.show(
+            f"{p['label']} - {p['versus']}: loss {p['loss_diff']:+.4f} "
+            f"± {p['loss_diff_stderr']:.4f} nats ({100 * p['loss_diff_rel']:+.2f}%), "
+            f"paired over {p['windows']} windows"
+        )
+    if run.out is not None:
+        write_json(run.out, result)
+    return result
 
 
 @command(app, out_help="folder for the runs")

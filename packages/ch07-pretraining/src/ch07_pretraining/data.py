@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from llmpath_core import UserError, atomic_dir, load_documents
+from llmpath_core.data import BUNDLED
 
 EOS = "<|endoftext|>"
-BUNDLED_SPLITS = ("stories", "pydoc")
 
 
 def train_tokenizer(docs: list[str], vocab_size: int):
@@ -63,7 +63,7 @@ def token_byte_lengths(tokenizer) -> np.ndarray:
 
 def _split_documents(source: str, max_chars: int | None, val_fraction: float):
     name = source.partition(":")[0]
-    if name in BUNDLED_SPLITS:
+    if name in BUNDLED:
         train = load_documents(name, split="train", max_chars=max_chars)
         val_chars = max(10_000, int((max_chars or 1_000_000) * val_fraction))
         val = load_documents(name, split="validation", max_chars=val_chars)

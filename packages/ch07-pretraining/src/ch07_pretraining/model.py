@@ -36,7 +36,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(2, 64, 512, 16, 200, 400_000, "~0.1M params: tests and the demo"),
     "small": Preset(4, 128, 2048, 16, 600, 2_000_000, "~0.9M params: a few minutes"),
     "default": Preset(
-        5, 256, 4096, 16, 1000, 6_000_000, "~2.2M params (<10 MB): llmpath's default model"
+        6, 256, 4096, 32, 500, 12_000_000, "~3.4M params: llmpath's default model (on `mix`)"
     ),
 }
 
