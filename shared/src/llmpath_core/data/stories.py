@@ -1476,11 +1476,13 @@ class _Story:
             first,
             self.alt(
                 f"There {c.subj} saw {_a(self.pick(_ANIMALS))} {self.pick(_ANIMAL_ACTIONS)}.",
-                f"Nearby, {_a(job)} was {action}.",
-                f"{c.Subj} watched {_a(job)} who was {action}.",
+                f"{_cap(_a(self.pick(_ANIMALS)))} was {self.pick(_ANIMAL_ACTIONS)} nearby.",
             ),
-            f"There {c.subj} saw {_a(self.pick(_ANIMALS))} {self.pick(_ANIMAL_ACTIONS)}.",
         ]
+        if rng.random() < 0.5:
+            sentences.append(
+                self.alt(f"Nearby, {_a(job)} was {action}.", f"{_cap(_a(job))} was {action}.")
+            )
         if rng.random() < 0.7:
             sentences.append(
                 self.alt(
@@ -1650,7 +1652,7 @@ def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
             s.alt(
                 f"{hero.Poss} {s.alt('mother', 'father')} was {_a(job[0])} and worked at the "
                 f"{job[1]}.",
-                f"Every day, {hero.name} {s.pick(_ACTIVITIES)}.",
+                f"Last week, {hero.name} {s.pick(_ACTIVITIES)}.",
                 f"{hero.Subj} liked the sound of {s.pick(_SOUNDS)}.",
                 f"{hero.Poss} favourite hobby was {s.pick(_HOBBIES)}.",
                 f"{hero.name} was very good at {s.pick(_HOBBIES)}.",
@@ -2532,6 +2534,191 @@ def _plot_message(s: _Story) -> _Char:
     return hero
 
 
+def _plot_fishing(s: _Story) -> _Char:
+    hero = s.child()
+    adult = s.relative()
+    _intro(s, hero, [adult])
+    water = s.pick(["the lake", "the river", "the pier", "the pond", "the harbour wall"])
+    s.say(
+        s.alt(
+            f"Early one {s.pick(_DAYS)} morning, {adult.name} took {hero.name} fishing at {water}.",
+            f"{adult.name} and {hero.name} packed two rods and a bucket and walked to {water}.",
+        ),
+        f'"We will keep only the big fish," said {adult.name}. "The small ones go back."',
+    )
+    s.para()
+    caught, small = 0, 0
+    tries = s.rng.randint(3, 5)
+    for i in range(tries):
+        fish = s.rng.randint(1, 3)
+        caught += fish
+        is_small = s.rng.random() < 0.4
+        if is_small:
+            small += fish
+        s.say(
+            f"{('First', 'Then', 'After that', 'Next', 'Later')[i]}, {hero.name} caught "
+            f"{_num(fish)} {'small ' if is_small else ''}fish."
+        )
+        if is_small:
+            s.say(s.alt("They put them back in the water.", "Back into the water they went."))
+    big = caught - small
+    s.sum_fact(caught, [-small], big)
+    s.para()
+    s.maybe_scene(hero)
+    s.say(
+        f'"How many fish did you catch?" asked {adult.name} on the way home.',
+        f'"{_cap(_num(caught))}," said {hero.name}. '
+        + (
+            f'"But {_num(small)} were small, so we kept {_num(big)}."'
+            if small
+            else f'"And they were all big, so we kept all {_num(big)}."'
+        ),
+        _feel(s, hero, _GOOD, f"{hero.subj} had caught so many fish")
+        if big
+        else _feel(s, hero, _BAD, "every fish had been too small"),
+    )
+    return hero
+
+
+def _plot_savings(s: _Story) -> _Char:
+    hero = s.child()
+    parent = s.relative()
+    _intro(s, hero, [parent])
+    want = s.thing()
+    price = s.rng.randint(10, 20)
+    weekly = s.rng.randint(2, 4)
+    have = s.rng.randint(0, 3)
+    s.say(
+        f"In the window of the toyshop, {hero.name} saw {_a(want)}.",
+        f"It cost {_num(price)} coins, but {hero.name} had only {_num(have)} in "
+        f"{hero.poss} piggy bank.",
+        f'"If you save {_num(weekly)} coins every week, you can buy it," said {parent.name}.',
+    )
+    s.para()
+    weeks, total, steps = 0, have, []
+    while total < price:
+        weeks += 1
+        total += weekly
+        steps.append(weekly)
+        s.say(
+            f"After week {_num(weeks)}, {hero.name} had {_num(total)} coins."
+            if s.rng.random() < 0.7 or total >= price
+            else f"In week {_num(weeks)}, {hero.name} put {_num(weekly)} more coins in the "
+            f"piggy bank, so there were {_num(total)}."
+        )
+    s.sum_fact(have, steps, total)
+    s.para()
+    s.maybe_scene(hero)
+    change = total - price
+    s.say(
+        f"At last {hero.name} had enough. It had taken {_num(weeks)} weeks.",
+        f"{hero.name} paid {_num(price)} coins for the {want}"
+        + (f" and kept the other {_num(change)}." if change else " and had none left."),
+        _feel(s, hero, _GOOD, f"{hero.subj} had saved up all by {hero.refl}"),
+    )
+    s.sum_fact(total, [-price], change)
+    return hero
+
+
+def _plot_building(s: _Story) -> _Char:
+    hero = s.child()
+    friend = s.child()
+    helper = s.relative()
+    _intro(s, hero, [friend, helper])
+    what = s.pick(["a treehouse", "a birdhouse", "a raft", "a go-kart", "a bookshelf", "a den"])
+    planks = s.rng.randint(8, 16)
+    nails = s.rng.randint(10, 20)
+    s.say(
+        f"{hero.name} and {friend.name} wanted to build {what}.",
+        f"{helper.name} gave them {_num(planks)} planks and a tin of {_num(nails)} nails.",
+    )
+    s.para()
+    used_p1, used_n1 = s.rng.randint(2, planks // 2), s.rng.randint(3, nails // 2)
+    s.say(
+        f"On the first day, they used {_num(used_p1)} planks and {_num(used_n1)} nails.",
+        s.alt(
+            f"{friend.name} held the planks while {hero.name} hammered.",
+            f"{hero.name} measured and {friend.name} sawed.",
+        ),
+    )
+    used_p2 = s.rng.randint(1, planks - used_p1 - 1)
+    s.say(f"On the second day, they used {_num(used_p2)} more planks.")
+    left = planks - used_p1 - used_p2
+    s.sum_fact(planks, [-used_p1, -used_p2], left)
+    s.para()
+    s.maybe_scene(hero)
+    s.say(
+        f'"How many planks are left?" asked {helper.name}.',
+        f'{hero.name} counted. "{_cap(_num(left))}. We had {_num(planks)}, and we used '
+        f'{_num(used_p1)} and then {_num(used_p2)}."',
+        f'"And nails?" "{_cap(_num(nails - used_n1))}," said {friend.name}.',
+    )
+    s.sum_fact(nails, [-used_n1], nails - used_n1)
+    s.para()
+    s.say(
+        f"At last, {what} was finished. It was a little wobbly, but it was theirs.",
+        f"{hero.name} and {friend.name} painted it {hero.colour}, {hero.name}'s favourite colour.",
+    )
+    return hero
+
+
+def _plot_library(s: _Story) -> _Char:
+    hero = s.child()
+    librarian, _ = s.worker()
+    librarian.kind = "librarian"
+    _intro(s, hero, [])
+    topics = s.rng.sample(
+        [
+            "dinosaurs",
+            "space",
+            "pirates",
+            "volcanoes",
+            "castles",
+            "sharks",
+            "robots",
+            "insects",
+            "knights",
+            "the ocean",
+            "trains",
+            "jungles",
+        ],
+        3,
+    )
+    day = s.rng.randint(0, 3)
+    due = _DAYS[day + 3]
+    s.say(
+        f"On {_DAYS[day]}, {hero.name} went to the library.",
+        f"{hero.name} borrowed three books: one about {topics[0]}, one about {topics[1]} and one "
+        f"about {topics[2]}.",
+        f'"Please bring them back by {due}," said {librarian.name} the librarian.',
+    )
+    s.para()
+    s.say(
+        f"{hero.name} read the book about {topics[0]} first.",
+        s.alt("It was so exciting!", "It had wonderful pictures.", "It was full of facts."),
+        f"Then {hero.subj} read about {topics[1]}.",
+    )
+    lost = s.rng.random() < 0.5
+    if lost:
+        spot = s.pick(_HIDING)
+        s.say(
+            f"But the book about {topics[2]} was missing!",
+            _feel(s, hero, _WORRIED, "the book had to go back soon"),
+            f"After a long search, {hero.name} found it {spot}.",
+        )
+    s.para()
+    s.maybe_scene(hero)
+    s.say(
+        f"On {due}, {hero.name} took all three books back.",
+        f'"Which one did you like best?" asked {librarian.name}.',
+        f'"The one about {topics[0]}," said {hero.name}.',
+        f'"Then you will like this one too," said {librarian.name}, and gave {hero.name} a new '
+        f"book about {topics[0]}.",
+    )
+    s.facts["recall"].append(("due", due))
+    return hero
+
+
 _PLOTS = {
     "lost_and_found": _plot_lost_and_found,
     "packing_trip": _plot_packing_trip,
@@ -2550,6 +2737,10 @@ _PLOTS = {
     "trade": _plot_trade,
     "eggs": _plot_eggs,
     "message": _plot_message,
+    "fishing": _plot_fishing,
+    "savings": _plot_savings,
+    "building": _plot_building,
+    "library": _plot_library,
 }
 PLOT_KINDS = tuple(_PLOTS)
 
