@@ -686,21 +686,194 @@ _SIZES = [
 ]
 
 # (noun, plural, allowed materials or "" for any)
-_OBJECTS = """ball kite car key book hat boat blanket box train flower map cup spoon bowl doll robot
-drum whistle bell lamp torch umbrella scarf glove sock shoe boot coat jacket sweater bag basket
-bucket shovel rope ladder brush comb mirror clock watch ring necklace bracelet button ribbon crayon
-pencil pen notebook backpack bottle jar plate teapot kettle pillow quilt puzzle block marble
-shell feather stone leaf stick wagon bike scooter sled tent flag badge medal trophy coin wallet
-purse box chest trunk wheel hammer saw bench chair table stool rug curtain vase candle lantern
-compass telescope camera radio guitar flute violin piano trumpet xylophone harmonica kazoo
-yo-yo top helmet mask crown wand sword shield net fishing-rod paintbrush envelope postcard sticker
-balloon kazoo spinner jigsaw mug napkin apron pinwheel rattle magnet sieve funnel whisk
-ladle thimble needle thread pin clip stapler ruler eraser sharpener glue tape scissors magnifier
-binoculars kaleidoscope snowglobe music-box piggy-bank keyring locket brooch hairband slipper
-sandal mitten beret bonnet cap hood cloak raincoat pouch satchel suitcase hammock cushion
-lunchbox thermos flask tray jug saucer fork knife skateboard frisbee hula-hoop skipping-rope
-tambourine accordion banjo cello harp""".replace("-", " ").split()
-_OBJECTS = sorted(set(_OBJECTS))
+_OBJECTS = [
+    "ball",
+    "kite",
+    "car",
+    "key",
+    "book",
+    "hat",
+    "boat",
+    "blanket",
+    "box",
+    "train",
+    "flower",
+    "map",
+    "cup",
+    "spoon",
+    "bowl",
+    "doll",
+    "robot",
+    "drum",
+    "whistle",
+    "bell",
+    "lamp",
+    "torch",
+    "umbrella",
+    "scarf",
+    "glove",
+    "sock",
+    "shoe",
+    "boot",
+    "coat",
+    "jacket",
+    "sweater",
+    "bag",
+    "basket",
+    "bucket",
+    "shovel",
+    "rope",
+    "ladder",
+    "brush",
+    "comb",
+    "mirror",
+    "clock",
+    "watch",
+    "ring",
+    "necklace",
+    "bracelet",
+    "button",
+    "ribbon",
+    "crayon",
+    "pencil",
+    "pen",
+    "notebook",
+    "backpack",
+    "bottle",
+    "jar",
+    "plate",
+    "teapot",
+    "kettle",
+    "pillow",
+    "quilt",
+    "puzzle",
+    "block",
+    "marble",
+    "shell",
+    "feather",
+    "stone",
+    "leaf",
+    "stick",
+    "wagon",
+    "bike",
+    "scooter",
+    "sled",
+    "tent",
+    "flag",
+    "badge",
+    "medal",
+    "trophy",
+    "coin",
+    "wallet",
+    "purse",
+    "chest",
+    "trunk",
+    "wheel",
+    "hammer",
+    "saw",
+    "bench",
+    "chair",
+    "table",
+    "stool",
+    "rug",
+    "curtain",
+    "vase",
+    "candle",
+    "lantern",
+    "compass",
+    "telescope",
+    "camera",
+    "radio",
+    "guitar",
+    "flute",
+    "violin",
+    "piano",
+    "trumpet",
+    "xylophone",
+    "harmonica",
+    "kazoo",
+    "yo-yo",
+    "top",
+    "helmet",
+    "mask",
+    "crown",
+    "wand",
+    "sword",
+    "shield",
+    "net",
+    "fishing-rod",
+    "paintbrush",
+    "envelope",
+    "postcard",
+    "sticker",
+    "balloon",
+    "spinner",
+    "jigsaw",
+    "mug",
+    "napkin",
+    "apron",
+    "pinwheel",
+    "rattle",
+    "magnet",
+    "sieve",
+    "funnel",
+    "whisk",
+    "ladle",
+    "thimble",
+    "needle",
+    "thread",
+    "pin",
+    "clip",
+    "stapler",
+    "ruler",
+    "eraser",
+    "sharpener",
+    "glue",
+    "tape",
+    "scissors",
+    "magnifier",
+    "binoculars",
+    "kaleidoscope",
+    "snowglobe",
+    "music-box",
+    "piggy-bank",
+    "keyring",
+    "locket",
+    "brooch",
+    "hairband",
+    "slipper",
+    "sandal",
+    "mitten",
+    "beret",
+    "bonnet",
+    "cap",
+    "hood",
+    "cloak",
+    "raincoat",
+    "pouch",
+    "satchel",
+    "suitcase",
+    "hammock",
+    "cushion",
+    "lunchbox",
+    "thermos",
+    "flask",
+    "tray",
+    "jug",
+    "saucer",
+    "fork",
+    "knife",
+    "skateboard",
+    "frisbee",
+    "hula-hoop",
+    "skipping-rope",
+    "tambourine",
+    "accordion",
+    "banjo",
+    "cello",
+    "harp",
+]
+_OBJECTS = sorted({o.replace("-", " ") for o in _OBJECTS})
 _NO_MATERIAL = {"flower", "shell", "feather", "stone", "leaf", "stick", "balloon", "coin"}
 
 # (preposition, place)
@@ -1074,7 +1247,7 @@ _ORD = [
 _GOOD = ["happy", "glad", "delighted", "cheerful", "pleased", "overjoyed"]
 _BAD = ["sad", "upset", "unhappy", "gloomy", "miserable"]
 _WORRIED = ["worried", "nervous", "anxious", "scared", "afraid"]
-_SAID = ["said", "replied", "answered", "added"]
+_SAID = ["said", "replied", "answered"]
 _MORALS = [
     "It is good to share with friends.",
     "Being kind makes everyone happy.",
@@ -1109,16 +1282,14 @@ leaves|rolled down the grassy slope|collected pine cones|made a snowman with a c
 bubbles in the breeze|played a game of marbles|practised cartwheels on the lawn|listened to the
 birds sing|made masks out of paper plates|baked tiny clay pots in the sun|kicked a ball against
 the wall|hunted for four-leaf clovers|wrote a secret code|planted sunflower seeds|knitted a scarf
-for a teddy|swung on the rope swing|told jokes until their tummies hurt|chased butterflies across
+for a teddy|swung on the rope swing|told jokes until everyone giggled|chased butterflies across
 the field|built a tower of wooden blocks|played the drums on upturned buckets|made lemonade with
 fresh lemons|drew a treasure map with chalk""".replace("\n", " ").split("|")
 _ANIMAL_ACTIONS = """sleeping in the sun|hopping through the grass|swimming in circles|nibbling a
 leaf|chasing its own tail|splashing in the water|building a nest|digging a little hole|
-climbing a fence|hiding behind a bush|sniffing the flowers|singing on a branch|rolling in the
+climbing a fence|hiding behind a bush|sniffing the flowers|rolling in the
 mud|munching on some clover|waddling along the path|stretching after a nap|gathering nuts|
-peeking out of a log|drinking from a puddle|watching them with big eyes""".replace("\n", " ").split(
-    "|"
-)
+drinking from a puddle|watching them with big eyes""".replace("\n", " ").split("|")
 _SOUNDS = """buzzing bees|rustling leaves|chirping crickets|distant church bells|children laughing|
 a dog barking far away|waves crashing on rocks|a train whistle|the creak of an old gate|rain
 dripping from the gutters|a woodpecker tapping|the hum of a tractor""".replace("\n", " ").split("|")
@@ -1196,9 +1367,22 @@ _BIRDS = [
     "goose",
     "swan",
 ]
-_VEHICLES = """tractor bus bicycle van lorry scooter taxi ambulance fire-engine motorbike
-delivery-truck ice-cream-van horse-and-cart rowing-boat sailboat""".replace("-", " ").split()
-_VEHICLES = [v.replace("_", " ") for v in _VEHICLES]
+_VEHICLES = [
+    "tractor",
+    "bus",
+    "bicycle",
+    "van",
+    "lorry",
+    "scooter",
+    "taxi",
+    "ambulance",
+    "fire-engine",
+    "motorbike",
+    "delivery-truck",
+    "ice-cream-van",
+    "horse-and-cart",
+]
+_VEHICLES = [v.replace("-", " ") for v in _VEHICLES]
 _HOBBIES = [
     "drawing",
     "dancing",
@@ -1460,16 +1644,16 @@ class _Story:
         prep, place = self.place()
         if mid:
             first = self.alt(
-                f"Later, {c.name} went for a walk {prep} the {place}.",
+                f"Later, {c.name} went for a walk to the {place}.",
                 f"After that, {c.name} sat for a while {prep} the {place}.",
-                f"In the meantime, {c.name} had to run an errand {prep} the {place}.",
-                f"Before going home, {c.name} stopped {prep} the {place}.",
+                f"In the meantime, {c.name} had to run an errand to the {place}.",
+                f"Then {c.name} went to the {place} for a while.",
             )
         else:
             first = self.alt(
                 f"Earlier that day, {c.name} spent an hour {prep} the {place}.",
-                f"That {self.pick(_TIMES_OF_DAY)}, {c.name} stopped {prep} the {place}.",
-                f"On the way, {c.name} passed {prep} the {place}.",
+                f"That {self.pick(_TIMES_OF_DAY)}, {c.name} visited the {place}.",
+                f"On the way, {c.name} went past the {place}.",
             )
         job, action = self.pick(_JOB_ACTIONS)
         sentences = [
@@ -1508,7 +1692,7 @@ class _Story:
             sentences.append(
                 self.alt(
                     f"{c.Subj} could hear {self.pick(_SOUNDS)}.",
-                    f"The air was full of the sound of {self.pick(_SOUNDS)}.",
+                    f"Somewhere, {c.name} heard {self.pick(_SOUNDS)}.",
                 )
             )
         if rng.random() < 0.6:
@@ -1625,7 +1809,13 @@ def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
     if rng.random() < 0.5:
         s.say(f"{opening}, there lived {hero.intro()}.")
     else:
-        s.say(f"{opening}, {_a(hero.trait)} {hero.kind} called {hero.name} was getting ready.")
+        s.say(
+            s.alt(
+                f"{opening}, there was {_a(hero.trait)} {hero.kind} called {hero.name}.",
+                f"{opening}, {_a(hero.trait)} {hero.kind} called {hero.name} lived with "
+                f"{hero.poss} family.",
+            )
+        )
     s.say(
         s.alt(
             f"{hero.Poss} favourite colour was {hero.colour}.",
@@ -1660,12 +1850,15 @@ def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
         )
     for o in others:
         if o.kind == "relative":
-            s.say(
-                s.alt(
-                    f"{hero.name} often visited {o.name}, who was very {o.trait}.",
-                    f"{o.name} lived close by and was always {o.trait}.",
+            if o.name in ("Mom", "Dad"):
+                s.say(f"{o.name} was {o.trait} and always busy.")
+            else:
+                s.say(
+                    s.alt(
+                        f"{hero.name} often visited {o.name}, who was very {o.trait}.",
+                        f"{o.name} lived close by and was always {o.trait}.",
+                    )
                 )
-            )
         elif o.kind in ("girl", "boy", "child"):
             s.say(
                 s.alt(
@@ -1809,10 +2002,11 @@ def _plot_packing_trip(s: _Story) -> _Char:
 
 def _plot_shop(s: _Story) -> _Char:
     hero = s.child()
-    keeper, job = s.worker()
+    keeper, _ = s.worker()
+    keeper.kind = "shopkeeper"
     _intro(s, hero, [])
     coins = s.rng.randint(8, 20)
-    shop = job[1]
+    shop = s.pick(["market", "corner shop", "farm shop", "village shop", "grocer's shop"])
     s.say(
         f"{hero.name} had {_num(coins)} coins in {hero.poss} pocket.",
         f"{hero.name} went to the {shop}, where {keeper.name} the {keeper.kind} worked.",
@@ -2022,7 +2216,7 @@ def _plot_gift_and_note(s: _Story) -> _Char:
     f1, f2 = s.child(animal=0.3), s.child()
     _intro(s, hero, [gran])
     fruit = s.pick(_FRUITS)
-    colour = s.pick(_COLOURS[:8])
+    colour = s.pick(["ripe", "juicy", "fresh", "sweet", "shiny", "big"])
     n = s.rng.randint(5, 14)
     day = s.pick(_DAYS)
     place = s.place()
@@ -2068,6 +2262,18 @@ def _plot_gift_and_note(s: _Story) -> _Char:
     return hero
 
 
+_GROWN = {
+    "sunflower": "tall sunflowers",
+    "tulip": "bright tulips",
+    "daisy": "white daisies",
+    "rose": "sweet-smelling roses",
+    "bean": "climbing beans",
+    "pumpkin": "fat orange pumpkins",
+    "tomato": "red tomatoes",
+    "pea": "green pea pods",
+}
+
+
 def _plot_garden(s: _Story) -> _Char:
     hero = s.child()
     helper = s.relative()
@@ -2104,7 +2310,7 @@ def _plot_garden(s: _Story) -> _Char:
     s.para()
     s.maybe_scene(hero)
     s.say(
-        f"Weeks later, the garden was full of {flower}s.",
+        f"Weeks later, the garden was full of {_GROWN[flower]}.",
         f'"When did we plant them?" asked {helper.name}.',
         f'"On {_DAYS[start]}!" said {hero.name}. "And I planted {_num(seeds)} seeds."',
         _feel(s, hero, _GOOD, f"{hero.poss} garden had grown"),
@@ -2434,14 +2640,15 @@ def _plot_trade(s: _Story) -> _Char:
     s.para()
     give, get = s.rng.randint(2, min(4, a - 1)), s.rng.randint(1, min(3, b - 1))
     s.say(
-        f'"Let\'s trade," said {friend.name}. "I will give you {_num(get)} {b_item} for '
-        f'{_num(give)} {a_item}."',
+        f'"Let\'s trade," said {friend.name}. "I will give you {_num(get)} '
+        f'{b_item if get > 1 else b_item[:-1]} for {_num(give)} {a_item}."',
         f"{hero.name} thought about it and said yes.",
         f"They swapped, and both of them were {s.pick(_GOOD)}.",
     )
     s.para()
     s.say(
-        f"Now {hero.name} had {_num(a - give)} {a_item} and {_num(get)} {b_item}.",
+        f"Now {hero.name} had {_num(a - give)} {a_item} and {_num(get)} "
+        f"{b_item if get > 1 else b_item[:-1]}.",
         f"{friend.name} had {_num(b - get)} {b_item} and {_num(give)} {a_item}.",
         f'"We still have the same number of things together," said {friend.name}. '
         f'"{_cap(_num(a + b))}!"',
@@ -2517,7 +2724,7 @@ def _plot_message(s: _Story) -> _Char:
         2,
     )
     s.say(
-        f"On the way, {hero.name} met {obstacles[0]}, and then {obstacles[1]}.",
+        f"On the way, {hero.name} had to get past {obstacles[0]}, and then {obstacles[1]}.",
         f"The wind almost took the letter, but {hero.name} held it tight.",
     )
     s.para()
@@ -2569,7 +2776,7 @@ def _plot_fishing(s: _Story) -> _Char:
         f'"How many fish did you catch?" asked {adult.name} on the way home.',
         f'"{_cap(_num(caught))}," said {hero.name}. '
         + (
-            f'"But {_num(small)} were small, so we kept {_num(big)}."'
+            f'"But {_num(small)} {"was" if small == 1 else "were"} small, so we kept {_num(big)}."'
             if small
             else f'"And they were all big, so we kept all {_num(big)}."'
         ),
@@ -2591,7 +2798,9 @@ def _plot_savings(s: _Story) -> _Char:
     s.say(
         f"In the window of the toyshop, {hero.name} saw {_a(want)}.",
         f"It cost {_num(price)} coins, but {hero.name} had only {_num(have)} in "
-        f"{hero.poss} piggy bank.",
+        f"{hero.poss} piggy bank."
+        if have
+        else f"It cost {_num(price)} coins, but {hero.name}'s piggy bank was empty.",
         f'"If you save {_num(weekly)} coins every week, you can buy it," said {parent.name}.',
     )
     s.para()
@@ -2656,7 +2865,7 @@ def _plot_building(s: _Story) -> _Char:
     s.sum_fact(nails, [-used_n1], nails - used_n1)
     s.para()
     s.say(
-        f"At last, {what} was finished. It was a little wobbly, but it was theirs.",
+        f"At last, the {what.split()[-1]} was finished. It was a little wobbly, but it was theirs.",
         f"{hero.name} and {friend.name} painted it {hero.colour}, {hero.name}'s favourite colour.",
     )
     return hero
