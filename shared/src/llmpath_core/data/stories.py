@@ -1289,7 +1289,7 @@ _ANIMAL_ACTIONS = """sleeping in the sun|hopping through the grass|swimming in c
 leaf|chasing its own tail|splashing in the water|building a nest|digging a little hole|
 climbing a fence|hiding behind a bush|sniffing the flowers|rolling in the
 mud|munching on some clover|waddling along the path|stretching after a nap|gathering nuts|
-drinking from a puddle|watching them with big eyes""".replace("\n", " ").split("|")
+drinking from a puddle|watching everything with big eyes""".replace("\n", " ").split("|")
 _SOUNDS = """buzzing bees|rustling leaves|chirping crickets|distant church bells|children laughing|
 a dog barking far away|waves crashing on rocks|a train whistle|the creak of an old gate|rain
 dripping from the gutters|a woodpecker tapping|the hum of a tractor""".replace("\n", " ").split("|")
@@ -1675,7 +1675,7 @@ class _Story:
                     f"{_cap(_a(self.pick(_BIRDS)))} sat on the branch of {_a(self.pick(_TREES))} "
                     "tree.",
                     f"{_cap(_a(self.pick(_VEHICLES)))} rattled past on the road.",
-                    f"The ground was covered with {self.pick(_BLOOMS)} and {self.pick(_BLOOMS)}.",
+                    "The ground was covered with {} and {}.".format(*self.rng.sample(_BLOOMS, 2)),
                 )
             )
         if rng.random() < 0.5:
@@ -1684,7 +1684,7 @@ class _Story:
                     f"On a bench lay {_a(self.thing())}, but it belonged to someone else, so "
                     f"{c.name} left it there.",
                     f"In a shop window, {c.name} saw {_a(self.thing())} and {_a(self.thing())}.",
-                    f"A {self.pick(_INSECTS)} landed on {c.poss} {self.pick(_CLOTHES)}.",
+                    f"{_cap(_a(self.pick(_INSECTS)))} landed on {c.poss} {self.pick(_CLOTHES)}.",
                     f"A man was selling {self.pick(_VEG)} and {self.pick(_VEG)} from a cart.",
                 )
             )
@@ -1801,10 +1801,18 @@ class _Story:
         return "\n\n".join(self.paras)
 
 
+_SEASON_WEATHER = {
+    "spring": ["sunny", "rainy", "windy", "cloudy", "foggy", "warm"],
+    "summer": ["sunny", "warm", "cloudy", "rainy", "windy"],
+    "autumn": ["windy", "rainy", "foggy", "cloudy", "cold", "sunny"],
+    "winter": ["snowy", "cold", "foggy", "cloudy", "windy"],
+}
+
+
 def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
     rng = s.rng
     season = s.pick(list(_SEASONS))
-    weather = s.pick(list(_WEATHER))
+    weather = s.pick(_SEASON_WEATHER[season])
     opening = s.pick(_OPENINGS)
     if rng.random() < 0.5:
         s.say(f"{opening}, there lived {hero.intro()}.")
@@ -1812,8 +1820,7 @@ def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
         s.say(
             s.alt(
                 f"{opening}, there was {_a(hero.trait)} {hero.kind} called {hero.name}.",
-                f"{opening}, {_a(hero.trait)} {hero.kind} called {hero.name} lived with "
-                f"{hero.poss} family.",
+                f"{opening}, you could meet {_a(hero.trait)} {hero.kind} called {hero.name}.",
             )
         )
     s.say(
@@ -1827,8 +1834,7 @@ def _intro(s: _Story, hero: _Char, others: list[_Char]) -> None:
     s.say(
         s.alt(
             f"It was {season}, and {_SEASONS[season]}.",
-            f"It was a {weather} {s.pick(_TIMES_OF_DAY)} in {season}, and "
-            f"{s.pick(_WEATHER[weather])}.",
+            f"It was a {weather} day in {season}, and {s.pick(_WEATHER[weather])}.",
             f"Outside, {s.pick(_WEATHER[weather])}.",
         )
     )
@@ -2350,7 +2356,7 @@ def _plot_storm(s: _Story) -> _Char:
     s.say(
         "In the morning, the storm was over and the sky was blue.",
         f"The wind had broken {broken}, but everyone was safe.",
-        f"{hero.name} and {parent.name} fixed {broken} together.",
+        f"{hero.name} and {parent.name} fixed it together.",
         _feel(s, hero, _GOOD, "the storm had passed"),
     )
     return hero
