@@ -2934,6 +2934,104 @@ def _plot_library(s: _Story) -> _Char:
     return hero
 
 
+def _plot_sharing(s: _Story) -> _Char:
+    hero = s.child()
+    friends = [s.child(animal=0.2) for _ in range(s.rng.randint(1, 3))]
+    gran = s.relative()
+    _intro(s, hero, [friends[0], gran])
+    food = s.pick(_FOODS)
+    people = len(friends) + 1
+    each = s.rng.randint(2, 5)
+    extra = s.rng.randint(0, people - 1) if people > 1 else 0
+    n = people * each + extra
+    s.say(
+        s.alt(
+            f"{gran.name} came back from the market with a bag of {_num(n)} {food[1]}.",
+            f"One {s.pick(_TIMES_OF_DAY)}, {gran.name} gave {hero.name} a box of {_num(n)} "
+            f"{food[1]}.",
+        ),
+        f'"Share them fairly with your friends," said {gran.name}.',
+    )
+    s.para()
+    s.say(
+        f"{hero.name} invited {_list([f.name for f in friends])}.",
+        f"With {hero.name}, that made {_num(people)} of them.",
+    )
+    s.sum_fact(len(friends), [1], people)
+    s.para()
+    s.maybe_scene(hero, 0.3)
+    s.say(
+        f'"How many does each of us get?" asked {friends[0].name}.',
+        f"{hero.name} put the {food[1]} into {_num(people)} piles, one at a time, until "
+        f"{'none were left' if not extra else 'there were not enough to go round'}.",
+        f'"{_cap(_num(each))} each," said {hero.name}.',
+    )
+    if extra:
+        s.say(
+            f"There {'was' if extra == 1 else 'were'} {_num(extra)} left over, so {hero.name} "
+            f"gave {'it' if extra == 1 else 'them'} back to {gran.name}.",
+        )
+    s.sum_fact(n, [-people * each], extra)
+    s.para()
+    s.say(
+        _feel(s, hero, _GOOD, "everyone had the same"),
+        f'"Thank you for sharing, {hero.name}," said {friends[-1].name}.',
+    )
+    return hero
+
+
+_DIRECTIONS = ["left", "right", "straight on"]
+
+
+def _plot_directions(s: _Story) -> _Char:
+    hero = s.child()
+    friend = s.child(animal=0.3)
+    _intro(s, hero, [friend])
+    goal = s.place()
+    landmarks = s.rng.sample(
+        [
+            "the old well",
+            "the red post box",
+            "the big oak tree",
+            "the stone bridge",
+            "the blue gate",
+            "the statue of a horse",
+            "the bakery",
+            "the pond with the ducks",
+            "the windmill",
+            "the fountain",
+        ],
+        3,
+    )
+    turns = [s.pick(_DIRECTIONS) for _ in landmarks]
+    s.say(
+        f"{hero.name} and {friend.name} wanted to go to the {goal[1]}, but they did not know "
+        "the way.",
+        f"A kind {s.pick(_JOBS)[0]} told them: "
+        + ", then ".join(f"at {lm}, go {tn}" for lm, tn in zip(landmarks, turns, strict=True))
+        + ".",
+        f'"I will remember it," said {friend.name}.',
+    )
+    s.para()
+    s.maybe_scene(hero, 0.4)
+    for i, (lm, tn) in enumerate(zip(landmarks, turns, strict=True)):
+        s.say(
+            f"{('First', 'Next', 'Then')[i]} they came to {lm}.",
+            f'"Which way now?" asked {hero.name}.',
+            f'"{_cap(tn)}," said {friend.name}, and they went {tn}.',
+        )
+    s.para()
+    s.say(
+        f"And there was the {goal[1]}!",
+        _feel(s, hero, _GOOD, f"{friend.name} had remembered the way"),
+        f'"How did you remember it all?" asked {hero.name}.',
+        f'"{_cap(landmarks[0][4:])}, {landmarks[1][4:]} and {landmarks[2][4:]}: '
+        f'{turns[0]}, {turns[1]}, {turns[2]}," said {friend.name} with a grin.',
+    )
+    s.facts["recall"].append(("turns", turns))
+    return hero
+
+
 _PLOTS = {
     "lost_and_found": _plot_lost_and_found,
     "packing_trip": _plot_packing_trip,
@@ -2956,6 +3054,8 @@ _PLOTS = {
     "savings": _plot_savings,
     "building": _plot_building,
     "library": _plot_library,
+    "sharing": _plot_sharing,
+    "directions": _plot_directions,
 }
 PLOT_KINDS = tuple(_PLOTS)
 
