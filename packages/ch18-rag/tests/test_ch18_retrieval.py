@@ -10,7 +10,7 @@ import pytest
 
 from ch18_rag.evalsets import pydoc_eval_set
 from ch18_rag.evaluation import (
-    chance_answer_fn,
+    closed_book_answer_fn,
     evaluate_answers,
     evaluate_retrieval,
     rag_answer_fn,
@@ -88,7 +88,7 @@ def test_extract_span():
     ) == ("convenient way to insert assertions")
 
 
-def test_encyclopedia_rag_beats_closed_book(enc_index, encyclopedia):
+def test_encyclopedia_rag_beats_the_same_reader_without_retrieval(enc_index, encyclopedia):
     sources = {
         s.rsplit("/", 1)[-1][:-3]: s
         for (s,) in enc_index.table.con.execute("SELECT DISTINCT source FROM chunks")
@@ -99,9 +99,12 @@ def test_encyclopedia_rag_beats_closed_book(enc_index, encyclopedia):
         if q.kind != "two-hop"
     ]
     rag = evaluate_answers(rag_answer_fn(Retriever(enc_index)), items)
-    chance = evaluate_answers(chance_answer_fn(encyclopedia.candidates, items), items)
+    closed = evaluate_answers(closed_book_answer_fn(enc_index), items)
+    # template questions over template articles: a ceiling for the reader (see the paraphrased
+    # sets in test_ch18_heldout.py); the same reader on random chunks mostly answers wrongly
     assert rag["EM"] >= 0.8 and rag["F1"] >= 0.8
-    assert chance["EM"] <= 0.35  # 1 in 6 candidates per kind
+    assert closed["EM"] <= 0.35 and closed["n"] == rag["n"] == len(items)
+    assert rag["EM"] - rag["EM 95% CI"][0] >= 0 and closed["EM SE"] > 0
     rows = {
         r["mode"]: r for r in evaluate_retrieval(Retriever(enc_index), items, ["bm25", "hybrid"])
     }
