@@ -1,13 +1,15 @@
 """A Llama forward pass that attends over a paged KV cache, with weights taken from transformers.
 
 :class:`PagedLlama` borrows the weights of any ``transformers`` Llama-architecture model
-(``LlamaForCausalLM``: RMSNorm, RoPE of any ``rope_type`` through the model's own ``inv_freq``,
-SwiGLU, MHA/MQA/GQA, tied or untied head) and runs its own forward over a *flat* batch: the new
-tokens of every scheduled sequence are concatenated (a prefill chunk of one sequence next to a
-single decode token of another), the projections and MLP run once over all of them, and only
-attention is per sequence: each sequence's keys and values are gathered from the cache through its
-block table, padded to the longest, and masked (causal within the chunk, nothing past the
-sequence's length). This is the varlen layout of vLLM's model runner, done with batched torch ops.
+(``LlamaForCausalLM``: RMSNorm; RoPE of the types in :data:`STATIC_ROPE_TYPES` through the
+model's own ``inv_freq``, and ``dynamic`` (NTK) RoPE recomputed from each sequence's length;
+``longrope`` is refused with a :class:`~llmpath_core.UserError`; SwiGLU, MHA/MQA/GQA, tied or
+untied head) and runs its own forward over a *flat* batch: the new tokens of every scheduled
+sequence are concatenated (a prefill chunk of one sequence next to a single decode token of
+another), the projections and MLP run once over all of them, and only attention is per sequence:
+each sequence's keys and values are gathered from the cache through its block table, padded to the
+longest, and masked (causal within the chunk, nothing past the sequence's length).
+This is the varlen layout of vLLM's model runner, done with batched torch ops.
 
 The cache is one tensor ``(layers, 2, num_blocks * block_size, kv_heads, head_dim)``; a token's
 keys and values live at its *slot* (see :mod:`ch14_inference.block_manager`).
@@ -20,6 +22,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from llmpath_core import UserError
+
+# RoPE types whose frequencies are fixed once the model is loaded (transformers' names);
+# "dynamic" is handled per forward, "longrope" (short/long factors) is refused
+STATIC_ROPE_TYPES = frozenset({"default", "linear", "llama3", "yarn", "proportional"})
 
 
 @dataclass
@@ -199,15 +207,50 @@ class PagedLlama:
                     "down_b": None if m.down_proj.bias is None else m.down_proj.bias.detach(),
                 }
             )
-        rotary = inner.rotary_emb
-        inv_freq = rotary.inv_freq.float().to(self.device)
-        scale = float(getattr(rotary, "attention_scaling", 1.0))
-        freqs = torch.arange(self.max_positions, device=self.device).float()[:, None] * inv_freq
-        self.rope = torch.polar(torch.full_like(freqs, scale), freqs)  # scale * e^(i theta)
+        self._init_rope(cfg, inner.rotary_emb)
         self.q_size = self.num_heads * self.head_dim
         self.kv_size = self.num_kv_heads * self.head_dim
         self.inter = m.gate_proj.weight.shape[0]
         self.all_reduce = None  # set by ch14_inference.tensor_parallel on each rank
+
+    def _init_rope(self, cfg: Any, rotary: torch.nn.Module) -> None:
+        """The rotation table, or for ``dynamic`` RoPE the parameters to rebuild it per length."""
+        params = getattr(cfg, "rope_parameters", None) or {}
+        self.rope_type = getattr(rotary, "rope_type", None) or params.get("rope_type", "default")
+        if self.rope_type not in STATIC_ROPE_TYPES | {"dynamic"}:
+            raise UserError(
+                f"RoPE type {self.rope_type!r} is not supported by PagedLlama: its frequencies "
+                f"depend on the sequence length; supported: "
+                f"{', '.join(sorted(STATIC_ROPE_TYPES | {'dynamic'}))}"
+            )
+        if self.rope_type == "dynamic":
+            # dynamic NTK: past the trained context L0 = max_position_embeddings, a forward whose
+            # sequence reaches length L rotates with base theta * (f*L/L0 - (f-1))^(d/(d-2))
+            self.rope_original = int(cfg.max_position_embeddings)
+            self.rope_factor = float(params["factor"])
+            self.rope_theta = float(params["rope_theta"])
+            self.max_positions = int(self.rope_original * self.rope_factor)
+        inv_freq = getattr(rotary, "original_inv_freq", rotary.inv_freq).float().to(self.device)
+        scale = float(getattr(rotary, "attention_scaling", 1.0))
+        freqs = torch.arange(self.max_positions, device=self.device).float()[:, None] * inv_freq
+        self.rope = torch.polar(torch.full_like(freqs, scale), freqs)  # scale * e^(i theta)
+
+    def _rope_at(self, positions: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """``(T, 1, head_dim/2)`` rotations for tokens at ``positions``.
+
+        ``lengths`` is, per token, the length its sequence reaches at the end of this forward:
+        only ``dynamic`` RoPE uses it, with transformers' rule (the frequencies follow the longest
+        position of the forward; keys already in the cache keep the rotation they were written
+        with), applied per sequence.
+        """
+        if self.rope_type != "dynamic" or lengths is None:
+            return self.rope[positions][:, None, :]
+        d, f = self.head_dim, self.rope_factor
+        length = torch.clamp(lengths, min=self.rope_original).float()
+        base = self.rope_theta * ((f * length / self.rope_original) - (f - 1)) ** (d / (d - 2))
+        exponents = torch.arange(0, d, 2, dtype=torch.int64, device=self.device).float() / d
+        angles = positions.float()[:, None] * (1.0 / (base[:, None] ** exponents[None, :]))
+        return torch.polar(torch.ones_like(angles), angles)[:, None, :]
 
     @classmethod
     def from_pretrained(cls, path: str, dtype: torch.dtype | None = None, device: str = "cpu"):
@@ -294,7 +337,8 @@ class PagedLlama:
         """
         t = input_ids.shape[0]
         end = start + t
-        rope = self.rope[start:end][:, None, :]
+        positions = torch.arange(start, end, device=self.device)
+        rope = self._rope_at(positions, torch.full_like(positions, end))
         mask = None
         if t > 1:
             k_idx = torch.arange(end, device=self.device)
@@ -319,7 +363,11 @@ class PagedLlama:
     def forward(self, batch: Batch, cache: Any) -> torch.Tensor:
         """Write the new tokens' keys/values into ``cache`` and return their logits (fp32)."""
         t = batch.input_ids.shape[0]
-        rope = self.rope[batch.positions][:, None, :]
+        lengths = None
+        if self.rope_type == "dynamic":  # each token's sequence length after this step
+            rows = torch.arange(batch.query_index.shape[0], device=self.device)
+            lengths = batch.key_len[rows[:, None].expand_as(batch.query_index)[batch.query_valid]]
+        rope = self._rope_at(batch.positions, lengths)
         # attention mask (B, 1, Qmax, Kmax): key j visible to the query at position p iff j <= p
         q_pos = torch.cat([batch.positions, batch.positions.new_zeros(1)])[batch.query_index]
         k_idx = torch.arange(batch.key_slots.shape[1], device=self.device)
@@ -357,4 +405,4 @@ class PagedLlama:
         return F.linear(x, self.lm_head).float()
 
 
-__all__ = ["Batch", "PagedLlama", "make_batch"]
+__all__ = ["STATIC_ROPE_TYPES", "Batch", "PagedLlama", "make_batch"]
