@@ -6,6 +6,7 @@ Each returns plain dicts (rows for a table), so the CLI, the demo and ``benchmar
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -34,12 +35,16 @@ def corpus_ids(tokenizer: Any, vocab_size: int, n_chars: int = 40_000) -> list[i
 
 
 def run_policy(
-    model: PagedLlama, workload: list[WorkItem], policy: str, config: EngineConfig | None = None
+    model: PagedLlama,
+    workload: list[WorkItem],
+    policy: str,
+    config: EngineConfig | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, float], LLMEngine]:
     """Replay ``workload`` through our engine with ``policy`` ("continuous" or "static")."""
     base = config or EngineConfig()
     engine = LLMEngine(model, config=EngineConfig(**{**base.__dict__, "policy": policy}))
-    records, makespan = replay(engine, workload)
+    records, makespan = replay(engine, workload, clock=clock)
     row = {"system": f"ours, {policy} batching", **summarize(records, makespan)}
     row["steps"] = engine.num_steps
     row["preemptions"] = engine.scheduler.num_preemptions
@@ -90,6 +95,44 @@ def run_hf_static(
             )
     row = {"system": f"HF generate, static batches of {batch_size}"}
     return {**row, **summarize(records, time.perf_counter() - start)}
+
+
+def scheduling_effect(
+    model: PagedLlama,
+    workload: list[WorkItem],
+    config: EngineConfig,
+    static_first: bool = True,
+    clock: Callable[[], float] = time.process_time,
+) -> dict[str, Any]:
+    """Static vs continuous batching in *one* engine configuration: the effect of scheduling alone.
+
+    Both policies get the same ``config`` (the same most sequences per step, token budget and KV
+    blocks); static forms fixed batches of ``max_num_seqs`` and admits nothing until a batch is
+    done, continuous admits at every step. Each row also records what the engine really ran with
+    (``peak_running``, ``num_blocks``, ``max_num_seqs``) so a caller can check the two matched.
+    ``static_first`` picks the order (alternate it over repeats on a shared machine). Times are
+    CPU seconds of this process by default (``clock``), which other jobs on the machine do not
+    inflate; pass ``time.perf_counter`` for wall time.
+    """
+    cfg = EngineConfig(**{**config.__dict__, "record_memory": True})
+    rows: dict[str, dict[str, Any]] = {}
+    order = ("static", "continuous") if static_first else ("continuous", "static")
+    for policy in order:
+        row, engine = run_policy(model, workload, policy, cfg, clock)
+        row["peak_running"] = max(m["running"] for m in engine.memory_log)
+        row["num_blocks"] = engine.blocks.num_blocks
+        row["max_num_seqs"] = engine.scheduler.config.max_num_seqs
+        row["max_num_batched_tokens"] = engine.scheduler.config.max_num_batched_tokens
+        rows[policy] = row
+    s, c = rows["static"], rows["continuous"]
+    return {
+        "static": s,
+        "continuous": c,
+        "throughput_ratio": c["tokens_per_s"] / s["tokens_per_s"],
+        "steps_ratio": s["steps"] / c["steps"],
+        "latency_p50_ratio": c["latency_p50_s"] / s["latency_p50_s"],
+        "latency_p95_ratio": c["latency_p95_s"] / s["latency_p95_s"],
+    }
 
 
 def batching_comparison(
@@ -196,5 +239,6 @@ __all__ = [
     "corpus_ids",
     "run_hf_static",
     "run_policy",
+    "scheduling_effect",
     "speculative_comparison",
 ]

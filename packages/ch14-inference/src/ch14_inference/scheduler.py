@@ -13,8 +13,12 @@ KV cache's free blocks.
    fit blocks the ones behind it, so a big request is never starved) while tokens, blocks and
    sequence slots remain, and only when no one was preempted in this step.
 
-``policy="static"`` is the classic baseline: a new batch is admitted only when the previous one
-has completely finished, so a batch runs as long as its longest request.
+``policy="static"`` is the classic baseline (HF ``generate()`` on fixed batches): when nothing is
+running, the next ``max_num_seqs`` waiting sequences form a batch *all at once* (their prompts are
+then computed under the same token budget, in chunks if needed, so the budget never shrinks the
+batch), and nothing else is admitted until every member of the batch has finished, so a batch runs
+as long as its longest request. Both policies share the same ``max_num_seqs``, token budget and KV
+blocks: the only difference is *when* sequences may join.
 """
 
 from __future__ import annotations
@@ -114,10 +118,15 @@ class Scheduler:
         work: list[tuple[Sequence, int, list[int]]] = []
         copies: list[tuple[int, int]] = []
         preempted: list[Sequence] = []
+        if self.config.policy == "static" and not self.running:
+            self._form_static_batch()
         i = 0
         while i < len(self.running) and budget > 0:
             seq = self.running[i]
             n = min(seq.num_uncomputed, budget)
+            if n < seq.num_uncomputed and seq.num_computed == 0 and not self.config.chunked_prefill:
+                i += 1  # a static batch member whose whole prompt does not fit this step
+                continue
             while not self.blocks.can_append(seq.seq_id, n):
                 victim = self.running.pop()
                 self._preempt(victim)
@@ -131,7 +140,7 @@ class Scheduler:
             work.append((seq, n, slots))
             budget -= n
             i += 1
-        may_admit = not preempted and (self.config.policy == "continuous" or not self.running)
+        may_admit = not preempted and self.config.policy == "continuous"
         while may_admit and self.waiting and budget > 0:
             seq = self.waiting[0]
             if len(self.running) + seq.params.n > self.config.max_num_seqs and self.running:
@@ -148,6 +157,14 @@ class Scheduler:
             work.append((seq, n, slots))
             budget -= n
         return ScheduledStep(work, copies, preempted)
+
+    def _form_static_batch(self) -> None:
+        """Static policy: the next ``max_num_seqs`` waiting sequences start together."""
+        while self.waiting:
+            seq = self.waiting[0]
+            if self.running and len(self.running) + seq.params.n > self.config.max_num_seqs:
+                break
+            self.running.append(self.waiting.popleft())
 
     def finish(self, seq: Sequence) -> None:
         self.running.remove(seq)
