@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -1574,6 +1575,60 @@ _ACTIVITIES, _ANIMAL_ACTIONS, _SOUNDS, _HOMES, _LUNCH = map(
 )
 
 
+# Phrase-level variation applied to every finished story: each phrase on the left is replaced
+# by one of its alternatives (itself included), so no plot's sentences repeat verbatim.
+_SWAPS = {
+    "In the afternoon, ": ["In the afternoon, ", "Later that day, ", "After lunch, "],
+    "Soon ": ["Soon ", "Before long, ", "Not long after, "],
+    "Then ": ["Then ", "After that, ", "Next, "],
+    "Later, ": ["Later, ", "Afterwards, ", "Some time later, "],
+    "At last, ": ["At last, ", "Finally, ", "In the end, "],
+    "The next day, ": ["The next day, ", "The following day, ", "A day later, "],
+    "Every morning, ": ["Every morning, ", "Each morning, ", "Every day at sunrise, "],
+    "But ": ["But ", "However, "],
+    "hurried to": ["hurried to", "ran to", "rushed to"],
+    "smiled": ["smiled", "grinned", "beamed"],
+    "laughed": ["laughed", "giggled", "chuckled"],
+    "shouted": ["shouted", "called out", "yelled"],
+    " came to help": [" came to help", " offered to help", " ran over to help"],
+    "safe and sound": ["safe and sound", "happy and unhurt", "perfectly fine"],
+    "Thunder boomed": ["Thunder boomed", "Thunder rumbled", "Thunder crashed"],
+    "dark clouds rolled over the hills": [
+        "dark clouds rolled over the hills",
+        "the sky turned dark grey",
+        "black clouds gathered above the rooftops",
+    ],
+    "the room was warm and golden": [
+        "the room was warm and golden",
+        "the room glowed softly",
+        "shadows danced on the walls",
+    ],
+    "the sky was blue": ["the sky was blue", "the sun was out again", "the air smelled fresh"],
+    "the rain came down hard": [
+        "the rain came down hard",
+        "the rain poured down",
+        "the rain lashed the windows",
+    ],
+    "wanted to": ["wanted to", "hoped to", "decided to"],
+    " very ": [" very ", " really ", " quite "],
+    "a big smile": ["a big smile", "a happy smile", "a warm smile"],
+    "Thank you": ["Thank you", "Thanks so much", "Thank you so much"],
+    "thought about it": ["thought about it", "thought for a moment", "considered it"],
+    "carefully": ["carefully", "slowly and carefully", "with great care"],
+    "looked in the basket": ["looked in the basket", "peeked into the basket"],
+    "came back": ["came back", "returned"],
+    "was almost ready to give up": [
+        "was almost ready to give up",
+        "began to lose hope",
+        "felt like giving up",
+    ],
+    "And there it was!": ["And there it was!", "And there it was, at last!"],
+    "had a great time": ["had a great time", "had lots of fun"],
+    "walked": ["walked", "strolled", "wandered"],
+}
+_SWAP_RE = re.compile("|".join(re.escape(k) for k in sorted(_SWAPS, key=len, reverse=True)))
+
+
 def _num(k: int) -> str:
     return _NUM[k] if 0 <= k < len(_NUM) else str(k)
 
@@ -1798,7 +1853,12 @@ class _Story:
 
     def text(self) -> str:
         self.para()
-        return "\n\n".join(self.paras)
+        rng = self.rng
+
+        def swap(m: re.Match) -> str:
+            return rng.choice(_SWAPS[m.group(0)])
+
+        return _SWAP_RE.sub(swap, "\n\n".join(self.paras))
 
 
 _SEASON_WEATHER = {
