@@ -1970,7 +1970,8 @@ def _plot_lost_and_found(s: _Story) -> _Char:
     hero = s.child()
     friend = s.child(animal=0.3)
     _intro(s, hero, [friend])
-    thing = s.thing()
+    fav = s.rng.random() < 0.5
+    thing = f"{hero.colour} {s.thing(plain=True)}" if fav else s.thing()
     giver = s.pick(["grandmother", "uncle", "teacher", "aunt", "grandfather", "cousin"])
     day = s.pick(_DAYS)
     s.say(
@@ -2014,6 +2015,11 @@ def _plot_lost_and_found(s: _Story) -> _Char:
         f'"And who gave it to you?" asked {friend.name} with a smile.',
         f'"My {giver} did, on {day}," said {hero.name}.',
     )
+    if fav:
+        s.say(
+            f'"I love it because it is {hero.colour}," {hero.name} added. "That is my '
+            f'favourite colour."'
+        )
     s.facts["recall"].append(("day", day))
     return hero
 
@@ -2857,12 +2863,18 @@ def _plot_savings(s: _Story) -> _Char:
     hero = s.child()
     parent = s.relative()
     _intro(s, hero, [parent])
-    want = s.thing()
+    want = f"{hero.colour} {s.thing(plain=True)}" if s.rng.random() < 0.5 else s.thing()
     price = s.rng.randint(10, 20)
     weekly = s.rng.randint(2, 4)
     have = s.rng.randint(0, 3)
     s.say(
         f"In the window of the toyshop, {hero.name} saw {_a(want)}.",
+        f"{hero.name} wanted it more than anything"
+        + (
+            f", because {hero.colour} was {hero.poss} favourite colour."
+            if hero.colour in want
+            else "."
+        ),
         f"It cost {_num(price)} coins, but {hero.name} had only {_num(have)} in "
         f"{hero.poss} piggy bank."
         if have
