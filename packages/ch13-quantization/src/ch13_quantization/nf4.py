@@ -10,9 +10,17 @@ bitsandbytes' signed "dynamic" code (:func:`dynamic_code`: a sign, a run of zero
 decimal exponent, then a linear fraction). Storage goes from 4 + 32/64 = 4.5 to about
 4 + 8/64 + 32/(64·256) ≈ 4.127 bits per weight.
 
-Every tensor here equals what ``bitsandbytes.functional.quantize_4bit(w, blocksize=64,
-compress_statistics=True, quant_type="nf4")`` produces on CPU (a test checks the codes, the
-absmax, the packed bytes and the dequantized weights).
+The 8-bit step rounds the way bitsandbytes' CPU kernel does (``quantize_cpu_impl`` in its
+``csrc/cpu_ops.cpp``), not to the nearest level: the kernel first snaps ``x / absmax`` to the
+nearest of 65 536 evenly spaced points on [-1, 1] and then looks that point's nearest code level
+up in a table (:func:`quantize_blockwise_lut`). Near zero the dynamic code's levels are closer
+together than the grid's step (2/65535 ≈ 3.05e-5), so the level bitsandbytes picks can be a few
+levels away from the nearest one. Rounding exactly to the nearest level instead changes 1 to 2.5
+absmax codes in 1000 (by up to 2 levels) and dequantized weights by up to 1.2% on Gaussian
+weights (``benchmarks/bench_nf4_parity.py``). With the grid every
+tensor equals what ``bitsandbytes.functional.quantize_4bit(w, blocksize, compress_statistics=True,
+quant_type="nf4")`` produces on CPU (bitsandbytes 0.50), and the dequantized weights equal its
+``dequantize_4bit`` bit for bit (``tests/test_ch13_nf4.py``).
 """
 
 from __future__ import annotations
@@ -76,6 +84,44 @@ def blockwise_absmax_quantize(
     return torch.bucketize(scaled, midpoints, out_int32=True).to(torch.uint8), absmax
 
 
+LUT_SIZE = 65536  # bitsandbytes' CPU kernel: kLUTSize in csrc/cpu_ops.cpp
+
+
+def _lut_for(code: torch.Tensor) -> torch.Tensor:
+    """``build_quantize_lut``: for each of 65 536 points on [-1, 1], the index of its nearest level.
+
+    The points are ``-1 + 2 i / 65535`` in fp32; "nearest" counts the fp32 midpoints
+    ``0.5 (code[j] + code[j+1])`` that lie strictly below the point (``code`` sorted).
+    """
+    code = code.float()
+    midpoints = 0.5 * (code[:-1] + code[1:])
+    grid = -1.0 + (2.0 * torch.arange(LUT_SIZE, dtype=torch.float32)) / float(LUT_SIZE - 1)
+    return torch.searchsorted(midpoints, grid, side="left").to(torch.uint8)
+
+
+def quantize_blockwise_lut(
+    x: torch.Tensor, code: torch.Tensor, blocksize: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """8-bit block-wise quantization as bitsandbytes' CPU kernel does it (``quantize_cpu_impl``).
+
+    Per block: ``absmax = max |x|``; ``v = clamp(x * (1 / absmax), -1, 1)`` in fp32; the grid index
+    ``trunc((v + 1) * 0.5 * 65535 + 0.5)`` in fp32; the code index is the look-up table's entry
+    for that grid point (:func:`_lut_for`). A block whose absmax is 0 gets index 0. A short last
+    block gets its own absmax. Returns the indices (uint8) and the absmax (fp32).
+    """
+    flat = x.reshape(-1).float()
+    n = flat.numel()
+    blocks = -(-n // blocksize)
+    padded = F.pad(flat, (0, blocks * blocksize - n)).view(blocks, blocksize)
+    absmax = padded.abs().max(dim=-1)[0]
+    inv = torch.where(absmax == 0, torch.zeros_like(absmax), 1.0 / absmax)
+    v = torch.clamp(padded * inv.view(-1, 1), -1.0, 1.0)
+    grid_index = ((v + 1.0) * 0.5 * float(LUT_SIZE - 1) + 0.5).to(torch.int64)  # trunc, as C
+    indices = _lut_for(code)[grid_index]
+    indices[absmax == 0] = 0
+    return indices.reshape(-1)[:n], absmax
+
+
 def blockwise_dequantize(
     indices: torch.Tensor, absmax: torch.Tensor, code: torch.Tensor, blocksize: int
 ) -> torch.Tensor:
@@ -129,7 +175,7 @@ def nf4_quantize(w: torch.Tensor, blocksize: int = 64, double_quant: bool = True
     if not double_quant:
         return NF4Weight(packed, tuple(w.shape), blocksize, absmax)
     offset = absmax.mean()
-    qabsmax, absmax2 = blockwise_absmax_quantize(absmax - offset, dynamic_code(), NESTED_BLOCKSIZE)
+    qabsmax, absmax2 = quantize_blockwise_lut(absmax - offset, dynamic_code(), NESTED_BLOCKSIZE)
     return NF4Weight(packed, tuple(w.shape), blocksize, qabsmax, offset, absmax2)
 
 
@@ -232,4 +278,5 @@ __all__ = [
     "dynamic_code",
     "nf4_code",
     "nf4_quantize",
+    "quantize_blockwise_lut",
 ]
