@@ -2328,7 +2328,7 @@ def _plot_gift_and_note(s: _Story) -> _Char:
         f'Then {hero.name} read the note again. "Where is the party?" asked {f1.name}.',
         f'"{_cap(place[0])} the {place[1]}, on {day} at {_num(hour)} o\'clock," said {hero.name}.',
         f"On {day}, they all went to the {place[1]}, and {hero.name} shared the last "
-        f"{_num(left)} {fruit[1] if left > 1 else fruit[0]} with everyone.",
+        f"{_num(left) + ' ' + fruit[1] if left > 1 else fruit[0]} with everyone.",
     )
     s.facts["recall"].append(("party", day, place[1], hour))
     return hero
