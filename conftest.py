@@ -1,8 +1,9 @@
-"""Workspace-wide test settings: no test may wait on the Hugging Face hub (unreachable offline)."""
+"""Workspace-wide test settings: no test may wait on the Hugging Face hub (unreachable offline).
 
-import os
+The settings are llmpath_core.testing's, the same each package's conftest applies when its tests
+run alone; the markers and the per-package time table come from llmpath_core's pytest plugin.
+"""
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from llmpath_core.testing import use_offline_env
+
+use_offline_env()

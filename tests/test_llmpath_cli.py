@@ -18,7 +18,7 @@ FAKE_CLI = textwrap.dedent(
 
     app = make_app("{name}", "fake")
 
-    @command(app)
+    @command(app, device=False, out=False)  # no --device: the fake does not import torch
     def demo(run: Run) -> dict:
         """Fake demo."""
         print("noise that must not break --json")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from llmpath_core.testing import cli_runner, use_offline_env
+
+use_offline_env()
 
 ADVERSARIAL = [
     "",
@@ -24,6 +22,12 @@ ADVERSARIAL = [
     "a" * 300 + " " + "ab" * 200,
     "العربية हिन्दी русский ελληνικά",
 ]
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch03_tokenization.cli")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from llmpath_core.testing import cli_runner, torch_threads, use_offline_env
+
+use_offline_env()
+
 
 @pytest.fixture(scope="session")
 def tiny_hf_models(tmp_path_factory):
@@ -15,9 +19,11 @@ def tiny_hf_models(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
-    import torch
+    with torch_threads(1):
+        yield
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch05_transformer.cli")

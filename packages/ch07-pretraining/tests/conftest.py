@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ch07_pretraining import TrainConfig, prepare_corpus
+from llmpath_core.testing import cli_runner, torch_threads, use_offline_env
+
+use_offline_env()
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +44,11 @@ def tiny_config(tiny_data):
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One intra-op thread: tiny matmuls gain nothing from more, and the CI box is shared."""
-    import torch
+    with torch_threads(1):
+        yield
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch07_pretraining.cli")

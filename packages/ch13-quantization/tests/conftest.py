@@ -2,70 +2,45 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+from llmpath_core.testing import (
+    cli_runner,
+    torch_threads,
+    train_byte_bpe,
+    use_offline_env,
+)
+from llmpath_core.testing import (
+    tiny_llama as _tiny_llama,
+)
+
+use_offline_env()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One intra-op thread: the matmuls are tiny and the CI box is shared."""
-    import torch
+    with torch_threads(1):
+        yield
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch13_quantization.cli")
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
     """A 300-token byte-level BPE trained on the bundled stories (eos = bos = pad = id 0)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     from llmpath_core import load_text
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300,
-        special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator([load_text("stories", max_chars=30_000)], trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|endoftext|>",
-        bos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
+    return train_byte_bpe([load_text("stories", max_chars=30_000)], vocab_size=300)
 
 
 def make_tiny_llama(seed: int = 0, *, vocab: int = 300, tie: bool = True, hidden: int = 64):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=128,
-        tie_word_embeddings=tie,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()
+    """Two layers, four heads, context 128, tied embeddings; bos = eos = pad = id 0."""
+    return _tiny_llama(seed, vocab=vocab, hidden=hidden, tie=tie, bos=0, eos=0, pad=0)
 
 
 @pytest.fixture

@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+from llmpath_core.testing import (
+    byte_tokenizer,
+    cli_runner,
+    torch_threads,
+    use_offline_env,
+)
+from llmpath_core.testing import tiny_llama as _tiny_llama
 
-
-def byte_tokenizer():
-    """A byte-level tokenizer with no merges: id 0 is ``<|endoftext|>``, ids 1..256 the bytes."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {"<|endoftext|>": 0, **{c: i + 1 for i, c in enumerate(alphabet)}}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
-    )
+use_offline_env()
 
 
 def tiny_llama(
     seed=0, vocab=97, hidden=64, layers=2, heads=4, kv_heads=2, ctx=128, eos=None, head_scale=8.0
 ):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=kv_heads,
-        max_position_embeddings=ctx,
-        eos_token_id=eos,
-        bos_token_id=None,
-        pad_token_id=None,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg).eval()
-    # random init gives near-uniform logits; a larger scale makes argmax ties impossible in fp32
-    with torch.no_grad():
-        model.lm_head.weight.mul_(head_scale)
-    return model
+    """Untied, GQA by default; the head scaled so that greedy argmax has no ties in fp32."""
+    return _tiny_llama(
+        seed, vocab=vocab, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads, ctx=ctx,
+        eos=eos, head_scale=head_scale,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +52,14 @@ def draft_model_dir(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
-    import torch
+    with torch_threads(1):
+        yield
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch14_inference.cli")
 
 
 @pytest.fixture(scope="session")

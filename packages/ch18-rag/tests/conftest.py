@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+from llmpath_core.testing import cli_runner, torch_threads, use_offline_env
+
+use_offline_env()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One intra-op thread: the CI box is shared and MiniLM on tiny batches gains little."""
-    import torch
+    with torch_threads(1):
+        yield
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch18_rag.cli")
 
 
 @pytest.fixture(scope="session")
