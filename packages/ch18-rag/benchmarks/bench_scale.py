@@ -1,7 +1,8 @@
 """Speed: MiniLM embedding (ours vs sentence-transformers), BM25 queries (ours vs bm25s), and
 FAISS flat vs HNSW vs IVF at 10k and 100k vectors (build throughput, p50/p99 latency, recall@10).
 
-Run: ``uv run python packages/ch18-rag/benchmarks/bench_scale.py [--sizes 10000 100000]``.
+Run: ``uv run python packages/ch18-rag/benchmarks/bench_scale.py [--sizes 10000 100000]``; writes
+``benchmarks/results/scale.json``.
 The vectors at scale are synthetic (a 384-d Gaussian mixture shaped like MiniLM output):
 embedding 100k chunks with MiniLM on 2 CPU cores would take far longer than the benchmark.
 """
@@ -11,8 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 
 
 def main() -> None:
@@ -32,7 +36,7 @@ def main() -> None:
     from ch18_rag.embeddings import default_model_path
     from ch18_rag.minilm import MiniLM
     from ch18_rag.scale import faiss_scale_bench
-    from llmpath_core import compare, machine_info, print_table
+    from llmpath_core import atomic_write, compare, machine_info, print_table
 
     chunks = [c.text for d in pydoc_documents() for c in chunk_document(d, ChunkConfig())]
     texts = chunks[: args.texts]
@@ -74,7 +78,16 @@ def main() -> None:
 
     scale = [row for n in args.sizes for row in faiss_scale_bench(n, args.queries)]
     print_table(scale, title="FAISS at scale (synthetic 384-d vectors, one query at a time)")
-    print(json.dumps({"compare": rows, "scale": scale, "machine": machine_info()}, default=str))
+    payload = {
+        "command": "uv run python packages/ch18-rag/benchmarks/bench_scale.py --sizes "
+        + " ".join(str(n) for n in args.sizes),
+        "compare": rows,
+        "scale": scale,
+        "machine": machine_info(),
+    }
+    with atomic_write(RESULTS) as f:
+        json.dump(payload, f, indent=1, default=str)
+    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":
