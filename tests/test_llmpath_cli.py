@@ -125,3 +125,14 @@ def test_demo_bad_input_is_one_line_exit_2(site, capfd, monkeypatch):
     assert proc.stderr.strip().startswith("error: unknown chapter 'ch42'")
     proc = llmpath(site, capfd, monkeypatch, "demo", "ch98", "--all")
     assert proc.returncode == 2 and "or --all, not both" in proc.stderr
+
+
+def test_demo_all_human_summary_table_shows_seconds(site, capfd, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    proc = llmpath(site, capfd, monkeypatch, "demo", "--all")
+    assert proc.returncode == 1  # ch97-broken fails
+    header = next(line for line in proc.stdout.splitlines() if "showed" in line)
+    assert "seconds" in header and "headline" in header
+    row = next(line for line in proc.stdout.splitlines() if "ch98-fake ran" in line)
+    cells = [cell.strip() for cell in row.strip("│| ").split("│")]
+    assert float(cells[-1]) >= 0  # the demo's seconds, the last column
