@@ -65,6 +65,8 @@ def _one_line_error(done: subprocess.CompletedProcess, expected: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], lines
 
 
+@pytest.mark.slow  # seven subprocesses importing torch; the same errors are tested in-process in
+# test_ch18_documents / test_ch18_index, and a CLI exit-2 line in test_ch18_ragas_llm
 def test_bad_inputs_exit_2(cli_index, tmp_path, pdfs):
     make_pdf, encrypt_pdf = pdfs
     idx = str(cli_index / "idx")
