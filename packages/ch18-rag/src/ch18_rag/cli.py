@@ -273,7 +273,14 @@ def graph(
     """Graph RAG: extract a knowledge graph into kuzu, answer multi-hop questions by walks."""
     import tempfile
 
-    from ch18_rag.graph import Neo4jGraph, analyse, build_graph, extract_triples, plot_graph
+    from ch18_rag.graph import (
+        Neo4jGraph,
+        analyse,
+        answer_questions,
+        build_graph,
+        index_triples,
+        plot_graph,
+    )
     from ch18_rag.index import RagIndex
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,22 +293,11 @@ def graph(
         if neo4j_url:
             store = Neo4jGraph(neo4j_url, neo4j_user, neo4j_password)
             store.create_schema()
-            rows = idx.table.con.execute("SELECT chunk_id, text FROM chunks").fetchall()
-            n = store.add([t for cid, text in rows for t in extract_triples(text, cid)])
+            n = store.add(index_triples(idx))
         else:
             store, n = build_graph(idx, Path(tmp) / "graph")
         stats = analyse(store)
-        answers = []
-        for q in questions:
-            walk = store.answer(q)
-            answers.append(
-                {
-                    "question": q,
-                    "answer": walk.answer if walk else "",
-                    "path": walk.explain() if walk else "no path found",
-                    "citations": walk.citations if walk else [],
-                }
-            )
+        answers = answer_questions(store, questions)
         if run.out is not None:
             plot_graph(store, run.out)
         store.close()

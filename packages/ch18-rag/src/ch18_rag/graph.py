@@ -219,12 +219,33 @@ class Neo4jGraph(GraphStore):
         self.driver.close()
 
 
+def index_triples(index) -> list[Triple]:
+    """The triples of every chunk of ``index``, in chunk order, citing their chunk ids."""
+    rows = index.table.con.execute("SELECT chunk_id, text FROM chunks ORDER BY position").fetchall()
+    return [t for chunk_id, text in rows for t in extract_triples(text, chunk_id)]
+
+
+def answer_questions(graph: GraphStore, questions: list[str]) -> list[dict]:
+    """``{question, answer, path, citations}`` per question ("" and "no path found" if none)."""
+    out = []
+    for q in questions:
+        walk = graph.answer(q)
+        out.append(
+            {
+                "question": q,
+                "answer": walk.answer if walk else "",
+                "path": walk.explain() if walk else "no path found",
+                "citations": walk.citations if walk else [],
+            }
+        )
+    return out
+
+
 def build_graph(index, path: str | Path) -> tuple[KuzuGraph, int]:
     """Extract triples from every chunk of ``index`` into a fresh kuzu database at ``path``."""
     from llmpath_core import atomic_dir
 
-    rows = index.table.con.execute("SELECT chunk_id, text FROM chunks ORDER BY position").fetchall()
-    triples = [t for chunk_id, text in rows for t in extract_triples(text, chunk_id)]
+    triples = index_triples(index)
     path = Path(path)
     with atomic_dir(path) as tmp:
         graph = KuzuGraph(tmp / "graph.kuzu")
@@ -287,8 +308,10 @@ __all__ = [
     "Triple",
     "Walk",
     "analyse",
+    "answer_questions",
     "build_graph",
     "extract_triples",
+    "index_triples",
     "plot_graph",
     "to_networkx",
 ]
