@@ -80,11 +80,11 @@ def test_train_byte_bpe_learns_merges_and_round_trips():
 
 
 PACKAGES = {
-    "pkg_a/pyproject.toml": '[project]\nname = "pkg-a"\n',
-    "pkg_a/tests/test_a.py": "import time\n\ndef test_one():\n    time.sleep(0.3)\n\n"
+    "ch98_a/pyproject.toml": '[project]\nname = "ch98-a"\n',
+    "ch98_a/tests/test_a.py": "import time\n\ndef test_one():\n    time.sleep(0.3)\n\n"
     "def test_two():\n    pass\n",
-    "pkg_b/pyproject.toml": '[project]\nname = "pkg-b"\n',
-    "pkg_b/tests/deeper/test_b.py": "import pytest\n\ndef test_fails():\n    assert False\n\n"
+    "ch99_b/pyproject.toml": '[project]\nname = "ch99-b"\n',
+    "ch99_b/tests/deeper/test_b.py": "import pytest\n\ndef test_fails():\n    assert False\n\n"
     "@pytest.mark.skip\ndef test_skipped():\n    pass\n",
 }
 
@@ -99,16 +99,20 @@ def test_time_table_sums_per_package_and_flags_the_budget(pytester, monkeypatch)
     result = pytester.runpytest(*PLUGIN, "--llmpath-times", str(out))
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     result.stdout.re_match_lines([r".*llmpath: test time per package \(budget 0.2 s\).*"])
-    result.stdout.re_match_lines([r"pkg-a\s+2\s+2\s+0\s+0\s+0\.\d\s+OVER BUDGET"])
-    result.stdout.re_match_lines([r"pkg-b\s+2\s+0\s+1\s+1\s+0\.\d\s*$"])
+    result.stdout.re_match_lines([r"ch98-a\s+2\s+2\s+0\s+0\s+0\.\d\s+OVER BUDGET"])
+    result.stdout.re_match_lines([r"ch99-b\s+2\s+0\s+1\s+1\s+0\.\d\s*$"])
     report = json.loads(out.read_text())
     rows = {r["package"]: r for r in report["packages"]}
     assert report["budget_s"] == 0.2
-    assert rows["pkg-a"]["over_budget"] and not rows["pkg-b"]["over_budget"]
-    assert rows["pkg-a"]["seconds"] >= 0.3
+    assert rows["ch98-a"]["over_budget"] and not rows["ch99-b"]["over_budget"]
+    assert rows["ch98-a"]["seconds"] >= 0.3
 
 
-def test_no_table_when_nothing_ran(pytester):
+def test_no_table_when_nothing_ran_or_for_other_projects(pytester):
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = pytester.runpytest(*PLUGIN, "--collect-only", "-q")
+    assert "test time per package" not in result.stdout.str()
+    (pytester.path / "pyproject.toml").write_text('[project]\nname = "someone-else"\n')
+    result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(passed=1)
     assert "test time per package" not in result.stdout.str()
