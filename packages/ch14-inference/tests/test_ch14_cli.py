@@ -98,10 +98,14 @@ def test_unknown_model_folder_is_exit_2(tmp_path):
     assert "no model at" in json.loads(result.stdout)["error"]
 
 
-@pytest.mark.slow  # the full demo: about 80 s on 2 shared cores
+@pytest.mark.slow  # the demo on llmpath's models: about a minute on 2 shared cores
 def test_demo_json_has_showed_and_headline():
     result = _cli("demo", "--requests", "16", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["showed"] and payload["headline"].endswith("with continuous batching")
-    assert all(row["identical_to_target"] for row in payload["speculative"])
+    assert all(payload["speculative"]["identical_to_target"])
+    b = payload["batching"]
+    assert b["static"]["max_num_seqs"] == b["continuous"]["max_num_seqs"] == 8
+    assert b["static"]["num_blocks"] == b["continuous"]["num_blocks"]
+    assert "longer labs" in result.stderr

@@ -1,4 +1,5 @@
-"""Pruning: the sparsity asked for, the 2:4 pattern, and only the smallest weights removed."""
+"""Pruning: the sparsity asked for, the 2:4 pattern, only the smallest weights removed, and the
+cost measured by llmpath_core's evaluate_lm as a paired difference to the dense model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import copy
 import torch
 
 from ch14_inference import EngineConfig, LLMEngine, SamplingParams
-from ch14_inference.prune import magnitude_prune, perplexity, semi_structured_prune
+from ch14_inference.prune import magnitude_prune, prune_report, semi_structured_prune
 
 
 def test_magnitude_pruning_removes_exactly_the_smallest_weights(gqa_model):
@@ -36,10 +37,23 @@ def test_two_four_pattern_and_engine_runs_the_pruned_weights(gqa_model):
     assert out.outputs[0].token_ids == ref
 
 
-def test_perplexity_is_deterministic_and_zero_sparsity_is_a_no_op(gqa_model):
-    ids = (list(range(1, 40)) * 8)[:256]  # a repeating sequence
-    dense = perplexity(gqa_model, ids, seq_len=64)
-    assert dense == perplexity(copy.deepcopy(gqa_model), ids, seq_len=64)
-    model = copy.deepcopy(gqa_model)
-    magnitude_prune(model, 0.0)
-    assert perplexity(model, ids, seq_len=64) == dense  # zero sparsity changes nothing
+def test_prune_report_uses_evaluate_lm_and_pairs_each_model_with_dense(text_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmpath_core.models import evaluate_lm
+
+    hf = AutoModelForCausalLM.from_pretrained(text_model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(text_model_dir)
+    settings = [("magnitude", 0.0), ("magnitude", 0.7)]
+    rows, models = prune_report(hf, tok, settings, max_windows=6)
+    dense, zero, pruned = rows
+    # the dense row is llmpath_core's held-out evaluation itself, not a loop of our own
+    ref = evaluate_lm(hf, tok, max_windows=6)
+    assert dense["loss"] == ref["loss"] and dense["tokens"] == ref["tokens"]
+    assert dense["loss_diff"] == 0.0 and dense["loss_diff_stderr"] == 0.0
+    assert zero["loss"] == dense["loss"]  # zero sparsity changes nothing
+    # the pruned row's difference is the paired difference over the same windows
+    ev = evaluate_lm(models[("magnitude", 0.7)], tok, max_windows=6)
+    assert abs(pruned["loss_diff"] - (ev["loss"] - ref["loss"])) < 1e-9
+    assert pruned["loss_diff"] != 0.0 and pruned["loss_diff_stderr"] > 0.0
+    assert torch.equal(hf.lm_head.weight, models[("dense", 0.0)].lm_head.weight)

@@ -124,12 +124,8 @@ def speculative(
 ) -> dict:
     """Speculative decoding with a draft model (or prompt lookup) over the target model."""
     from ch14_inference.engine import load_model
-    from ch14_inference.speculative import (
-        DraftModelProposer,
-        NgramProposer,
-        SpeculativeDecoder,
-        expected_tokens_per_pass,
-    )
+    from ch14_inference.labs import speculative_generate
+    from ch14_inference.speculative import DraftModelProposer, NgramProposer
 
     _setup(threads)
     if k < 1:
@@ -145,49 +141,24 @@ def speculative(
             raise UserError("the draft and target models must share a vocabulary")
         proposer = DraftModelProposer(draft_model)
     prompts = prompt or ["Once upon a time"]
+    ids = [tok.encode(text) for text in prompts]
+    if any(len(i) >= target.max_positions for i in ids):
+        raise UserError(
+            f"a prompt has {max(map(len, ids))} tokens, longer than the context of "
+            f"{target.max_positions}: shorten it"
+        )
     params = _params(max_tokens, temperature, 0, 1.0, 1, None)
-    eos = tok.eos_token_id
-    spec = SpeculativeDecoder(target, proposer, k=k, eos_token_id=eos, seed=run.seed)
-    plain = SpeculativeDecoder(target, None, eos_token_id=eos, seed=run.seed)
-    rows, spec_s, plain_s, passes, proposed, accepted = [], 0.0, 0.0, 0, 0, 0
-    for text in prompts:
-        ids = tok.encode(text)
-        if len(ids) >= target.max_positions:
-            raise UserError(
-                f"the prompt has {len(ids)} tokens, longer than the context of "
-                f"{target.max_positions}: shorten it"
-            )
-        out, st = spec.generate(ids, params)
-        spec_s += st.seconds
-        passes += st.target_passes
-        proposed += st.proposed
-        accepted += st.accepted
-        row = {
-            "prompt": text,
-            "text": tok.decode(out, skip_special_tokens=True),
-            "token_ids": out,
-        }
-        if compare:
-            ref, st0 = plain.generate(ids, params)
-            plain_s += st0.seconds
-            if params.greedy:  # sampled runs draw different random numbers: compare greedy only
-                row["identical_to_target"] = ref == out
+    res = speculative_generate(
+        target, proposer, ids, params, k, tok.eos_token_id, run.seed, compare=compare
+    )
+    same = res.pop("identical_to_target", None)
+    rows = []
+    for i, (text, out) in enumerate(zip(prompts, res.pop("outputs"), strict=True)):
+        row = {"prompt": text, "text": tok.decode(out, skip_special_tokens=True), "token_ids": out}
+        if same is not None:
+            row["identical_to_target"] = same[i]
         rows.append(row)
-    alpha = accepted / proposed if proposed else 0.0
-    generated = sum(len(r["token_ids"]) for r in rows)
-    result: dict[str, Any] = {
-        "outputs": rows,
-        "model": model,
-        "draft": draft,
-        "k": k,
-        "acceptance_rate": alpha,
-        "tokens_per_target_pass": generated / passes if passes else 0.0,
-        "analytic_tokens_per_pass": expected_tokens_per_pass(alpha, k),
-        "speculative_s": spec_s,
-    }
-    if compare:
-        result["target_alone_s"] = plain_s
-        result["speedup"] = plain_s / spec_s if spec_s else 0.0
+    result = {"outputs": rows, "model": model, "draft": draft, **res}
     run.table([{"prompt": r["prompt"], "completion": r["text"]} for r in rows])
     run.table(
         [{"metric": key, "value": v} for key, v in result.items() if not isinstance(v, list)],
@@ -256,10 +227,7 @@ def load(
     threads: int = typer.Option(1, help="torch CPU threads (in-process server)"),
 ) -> dict:
     """Drive a server with Poisson arrivals of mixed-length streaming requests."""
-    from ch14_inference.engine import EngineConfig
-    from ch14_inference.load import run_load
-    from ch14_inference.workload import make_workload
-    from llmpath_core import load_text
+    from ch14_inference.load import load_test
 
     _setup(threads)
     if requests < 1 or rate <= 0:
@@ -268,29 +236,9 @@ def load(
         raise UserError(
             "need 1 <= --min-prompt <= --max-prompt and 1 <= --min-output <= --max-output"
         )
-    server = None
-    name: str | None = model
-    if url is None:
-        from ch14_inference.server import InferenceServer
-
-        config = EngineConfig(block_size=8, max_num_seqs=32, seed=run.seed)
-        server = InferenceServer(
-            {"default": model}, port=0, memory_bytes=64 * 2**20, engine_config=config
-        )
-        server.start_background()
-        url, name = server.url, "default"
-    # prompts are runs of words from the bundled stories (the server tokenizes them)
-    words = load_text("stories", split="validation", max_chars=40_000).split()
-    workload = make_workload(
-        requests, rate, words, (min_prompt, max_prompt), (min_output, max_output), seed=run.seed
+    summary, url = load_test(
+        url, model, requests, rate, (min_prompt, max_prompt), (min_output, max_output), run.seed
     )
-    for item in workload:
-        item.prompt = " ".join(item.prompt)
-    try:
-        summary = run_load(url, workload, model=name)
-    finally:
-        if server is not None:
-            server.shutdown()
     if summary["errors"]:
         run.fail(1)
     run.table([{"metric": k, "value": v} for k, v in summary.items()], title=f"load test on {url}")
@@ -310,17 +258,16 @@ def bench(
 ) -> dict:
     """Static vs continuous batching (and HF generate) on one Poisson mixed-length workload."""
     from ch14_inference.engine import EngineConfig, load_model
-    from ch14_inference.labs import batching_comparison, corpus_ids
-    from ch14_inference.workload import make_workload
+    from ch14_inference.labs import batching_comparison, mixed_workload
 
     _setup(threads)
     target, tok = load_model(model)
-    workload = _mixed_workload(target, tok, requests, rate, run.seed, make_workload, corpus_ids)
+    workload = mixed_workload(target, tok, requests, rate, run.seed)
     config = EngineConfig(
         block_size=block_size, num_blocks=8192 // block_size, max_num_seqs=max_num_seqs
     )
     rows, ratios, engine = batching_comparison(target, workload, config, include_hf=hf)
-    _show_rows(run, rows, "throughput and latency on the same workload")
+    _show_rows(run, rows, "throughput and latency on the same workload (wall clock)")
     run.table([{"ratio": k, "value": v} for k, v in ratios.items()], title="ratios")
     plot = _memory_plot(run, engine, target.max_positions)
     return {"systems": rows, **ratios, "plot": plot}
@@ -334,53 +281,30 @@ def memory(
     threads: int = typer.Option(1, help="torch CPU threads"),
 ) -> dict:
     """KV bytes/token (MHA/GQA/MQA, fp32/fp16/int8), int8 KV accuracy, paged vs contiguous waste."""
-    from ch14_inference.engine import EngineConfig, load_model
-    from ch14_inference.labs import corpus_ids, run_policy
-    from ch14_inference.memory import KVShape, int8_kv_effect, kv_table, waste_from_log
-    from ch14_inference.workload import make_workload
+    from ch14_inference.engine import load_model
+    from ch14_inference.labs import memory_report
 
     _setup(threads)
     target, tok = load_model(model)
-    shape = KVShape(target.num_layers, target.num_heads, target.num_kv_heads, target.head_dim)
-    table = kv_table(shape, target.max_positions)
-    title = f"KV cache, {model}: {shape.layers} layers, {shape.heads} heads of {shape.head_dim}"
-    run.table(table, title=title)
-    llama8b = kv_table(KVShape(32, 32, 32, 128), 8192)  # the Llama-3-8B shape, for scale
-    run.table(llama8b, title="KV cache, Llama-3-8B shape: 32 layers, 32 heads of 128")
-    ids = corpus_ids(tok, target.vocab_size)
-    int8 = int8_kv_effect(target, ids[: min(128, target.max_positions - 1)])
-    run.table([int8], title="int8 KV cache vs fp32 on real text (next-token distributions)")
-    workload = _mixed_workload(target, tok, requests, 1000.0, run.seed, make_workload, corpus_ids)
-    rows = []
-    engine = None
-    for bs in (4, 8, 16, 32):
-        cfg = EngineConfig(
-            block_size=bs, num_blocks=8192 // bs, max_num_seqs=32, record_memory=True
-        )
-        _, eng = run_policy(target, workload, "continuous", cfg)
-        w = waste_from_log(eng.memory_log, target.max_positions)
-        rows.append(
-            {
-                "block": bs,
-                "paged waste": w["paged_waste"],
-                "contiguous waste": w["contiguous_waste"],
-                "paged peak slots": w["paged_peak_slots"],
-                "contiguous peak": w["contiguous_peak_slots"],
-            }
-        )
-        if bs == 8:
-            engine = eng
+    report, engine = memory_report(target, tok, requests, run.seed)
+    shape = report["shape"]
     run.table(
-        rows, title="wasted KV slots: paged (by block size) vs contiguous max-length reservation"
+        report["kv_bytes"],
+        title=f"KV cache, {model}: {shape['layers']} layers, {shape['heads']} heads of "
+        f"{shape['head_dim']}",
     )
-    plot = _memory_plot(run, engine, target.max_positions)
-    return {
-        "kv_bytes": table,
-        "kv_bytes_llama3_8b_shape": llama8b,
-        "int8_kv": int8,
-        "waste": rows,
-        "plot": plot,
-    }
+    run.table(
+        report["kv_bytes_llama3_8b_shape"],
+        title="KV cache, Llama-3-8B shape: 32 layers, 32 heads of 128",
+    )
+    run.table(
+        [report["int8_kv"]], title="int8 KV cache vs fp32 on real text (next-token distributions)"
+    )
+    run.table(
+        report["waste"],
+        title="wasted KV slots: paged (by block size) vs contiguous max-length reservation",
+    )
+    return {**report, "plot": _memory_plot(run, engine, target.max_positions)}
 
 
 @command(app, device=False)
@@ -389,111 +313,111 @@ def prune(
     model: str = typer.Option("default", help=MODEL_HELP),
     method: str = typer.Option("magnitude", help="'magnitude' or '2:4' (what --out saves)"),
     sparsity: float = typer.Option(0.5, help="fraction of weights zeroed (magnitude)"),
-    tokens: int = typer.Option(8192, help="validation tokens for perplexity"),
+    windows: int = typer.Option(32, help="held-out windows for evaluate_lm (0 = all)"),
     threads: int = typer.Option(1, help="torch CPU threads"),
 ) -> dict:
-    """Magnitude and 2:4 pruning: perplexity vs sparsity, dense vs sparse matmul time."""
-    import copy
-
+    """Magnitude and 2:4 pruning: held-out loss vs sparsity (paired to dense), matmul time."""
     from ch14_inference.engine import load_model
-    from ch14_inference.labs import corpus_ids
-    from ch14_inference.prune import (
-        magnitude_prune,
-        matmul_speed,
-        perplexity,
-        semi_structured_prune,
-    )
+    from ch14_inference.prune import prune_report
 
     _setup(threads)
     if method not in {"magnitude", "2:4"}:
         raise UserError("--method must be 'magnitude' or '2:4'")
     if not 0 <= sparsity < 1:
         raise UserError("--sparsity must be in [0, 1)")
+    if windows < 0:
+        raise UserError("--windows must be >= 0")
     target, tok = load_model(model)
-    ids = corpus_ids(tok, target.vocab_size, n_chars=tokens * 6)[:tokens]
-    base = target.hf_model
-    settings = [("dense", 0.0), ("magnitude", 0.3), ("magnitude", 0.5), ("magnitude", 0.7)]
-    settings += [("2:4", 0.5), (method, sparsity if method == "magnitude" else 0.5)]
-    rows, chosen = [], None
-    for name, level in dict.fromkeys(settings):
-        pruned = copy.deepcopy(base)
-        if name == "magnitude" and level > 0:
-            magnitude_prune(pruned, level)
-        elif name == "2:4":
-            semi_structured_prune(pruned)
-        ppl = perplexity(pruned, ids)
-        speed = matmul_speed(pruned)
-        rows.append({"method": name, "sparsity": level, "perplexity": ppl, **speed})
-        if (name, level) == settings[-1]:
-            chosen = pruned
-    dense_ppl = rows[0]["perplexity"]
-    for r in rows:
-        r["ppl_vs_dense"] = r["perplexity"] / dense_ppl
-    run.table(rows, title=f"pruning {model}: perplexity on stories:validation, linear-layer time")
+    chosen = (method, sparsity if method == "magnitude" else 0.5)
+    settings = [("magnitude", 0.3), ("magnitude", 0.5), ("magnitude", 0.7), ("2:4", 0.5), chosen]
+    rows, models = prune_report(target.hf_model, tok, settings, max_windows=windows or None)
+    run.table(
+        rows,
+        title=f"pruning {model}: held-out loss (llmpath_core evaluate_lm, paired to dense), "
+        "linear-layer time",
+    )
     saved = None
-    if run.out is not None and chosen is not None:
+    if run.out is not None:
         from llmpath_core import atomic_dir
 
         with atomic_dir(run.out) as tmp:
-            chosen.save_pretrained(tmp)
-            if tok is not None:
-                tok.save_pretrained(tmp)
+            models[chosen].save_pretrained(tmp)
+            tok.save_pretrained(tmp)
         saved = str(run.out)
         run.log(f"saved the {method} model to {saved}")
     return {"rows": rows, "saved": saved}
 
 
-@command(app, device=False)
+LONGER_LABS = (
+    "longer labs, each its own command: `bench` (Poisson workload, HF generate), `speculative` "
+    "(draft model or prompt lookup), `memory` (KV bytes, int8 KV, paged waste), `prune`, `serve`, "
+    "`load`; the 3-seed batching sweep is benchmarks/bench_ch14_batching.py"
+)
+
+
+@command(app, device=False, out=False)
 def demo(
     run: Run,
-    requests: int = typer.Option(48, help="requests in the Poisson workload"),
+    requests: int = typer.Option(24, help="requests in the offline batching workload"),
+    batch: int = typer.Option(8, help="most sequences per step (both policies)"),
     model: str = typer.Option("default", help="target model: " + MODEL_HELP),
     draft: str = typer.Option("draft", help="draft model: " + MODEL_HELP),
     threads: int = typer.Option(1, help="torch CPU threads"),
 ) -> dict:
-    """Static vs continuous batching vs speculative decoding on the default models (~2 min)."""
-    from ch14_inference.engine import EngineConfig, load_model
-    from ch14_inference.labs import batching_comparison, corpus_ids, speculative_comparison
-    from ch14_inference.workload import make_workload
+    """Continuous vs static batching at equal batch size and KV memory, and speculative decoding
+    (about a minute on 2 cores; the models' tensors are cached after the first run)."""
+    from ch14_inference.labs import quick_demo
+    from ch14_inference.model_cache import load_cached
 
     _setup(threads)
-    target, tok = load_model(model)
-    draft_model, _ = load_model(draft)
-    run.log("1/2 batching: static vs continuous vs HF generate on a Poisson mixed workload")
-    workload = _mixed_workload(target, tok, requests, 50.0, run.seed, make_workload, corpus_ids)
-    config = EngineConfig(block_size=8, num_blocks=1024, max_num_seqs=32)
-    rows, ratios, engine = batching_comparison(target, workload, config)
-    _show_rows(run, rows, f"{requests} requests, Poisson arrivals, mixed lengths (default model)")
-    run.log("2/2 speculative decoding: default model + draft model, greedy")
-    prompts = [tok.encode(t) for t in ("Once upon a time", "The little dog", "One day, Tom")]
-    spec_rows, spec = speculative_comparison(
-        target, draft_model, prompts, max_tokens=96, k=4, eos_token_id=None
+    if requests < 1 or batch < 1:
+        raise UserError("--requests and --batch must be >= 1")
+    target, tok = load_cached(model, run.log)
+    draft_model, _ = load_cached(draft, run.log)
+    if draft_model.vocab_size != target.vocab_size:
+        raise UserError("the draft and target models must share a vocabulary")
+    res = quick_demo(target, draft_model, tok, requests, batch, run.seed)
+    b, spec = res["batching"], res["speculative"]
+    rows = [
+        {
+            "policy": f"{p}, batch {b[p]['max_num_seqs']}, {b[p]['num_blocks']} KV blocks",
+            "tok/CPU-s": b[p]["tokens_per_s"],
+            "steps": b[p]["steps"],
+            "p50 s": b[p]["latency_p50_s"],
+            "p95 s": b[p]["latency_p95_s"],
+        }
+        for p in ("static", "continuous")
+    ]
+    run.table(
+        rows,
+        title=f"1/2 batching: {requests} requests at t=0, log-normal output lengths, CPU seconds",
     )
-    _show_spec(run, spec_rows, "speculative decoding (greedy; 'same' = identical to the target)")
-    plot = _memory_plot(run, engine, target.max_positions)
-    best = max(spec_rows[1:], key=lambda r: r["speedup"])
-    c = ratios["continuous_vs_static_tokens_per_s"]
+    run.table(
+        [
+            {
+                "method": "draft model, k=4",
+                "accept": spec["acceptance_rate"],
+                "tok/pass": spec["tokens_per_target_pass"],
+                "speedup": spec["speedup"],
+                "same as target": all(spec["identical_to_target"]),
+            }
+        ],
+        title="2/2 speculative decoding, greedy, one prompt, 64 tokens",
+    )
+    run.log(LONGER_LABS)
+    c = b["throughput_ratio"]
     return {
         "showed": (
-            f"continuous batching {c:.2f}x static tokens/s; paged KV wastes "
-            f"{ratios['paged_waste']:.1%} vs {ratios['contiguous_waste']:.0%} contiguous; "
-            f"{best['method']} {best['speedup']:.2f}x at identical greedy output"
+            f"continuous batching {c:.2f}x static tokens/s at equal batch size and KV memory "
+            f"(p95 latency x{b['latency_p95_ratio']:.2f}); speculative decoding "
+            f"{spec['speedup']:.2f}x, acceptance {spec['acceptance_rate']:.0%}, identical "
+            f"greedy output: {all(spec['identical_to_target'])}"
         ),
         "headline": f"{c:.2f}x tokens/s with continuous batching",
-        "batching": rows,
-        "ratios": ratios,
-        "speculative": spec_rows,
-        "speculative_summary": spec,
-        "plot": plot,
+        "batching": b,
+        "speculative": {k: v for k, v in spec.items() if k != "outputs"},
+        "longer_labs": LONGER_LABS,
     }
-
-
-def _mixed_workload(target, tok, requests, rate, seed, make_workload, corpus_ids):
-    ids = corpus_ids(tok, target.vocab_size)
-    context = target.max_positions
-    max_prompt = min(64, context // 4)
-    max_output = min(240, context - max_prompt)
-    return make_workload(requests, rate, ids, (8, max_prompt), (4, max_output), seed=seed)
 
 
 def _show_rows(run: Run, rows: list[dict], title: str) -> None:
@@ -508,39 +432,13 @@ def _show_rows(run: Run, rows: list[dict], title: str) -> None:
     run.table([{v: r.get(k) for k, v in names.items()} for r in rows], title=title)
 
 
-def _show_spec(run: Run, rows: list[dict], title: str) -> None:
-    names = {
-        "method": "method",
-        "tokens_per_s": "tok/s",
-        "tokens_per_target_pass": "tok/pass",
-        "acceptance_rate": "accept",
-        "identical_to_target": "same",
-        "speedup": "speedup",
-        "analytic_speedup": "analytic",
-    }
-    run.table([{v: r.get(k) for k, v in names.items()} for r in rows], title=title)
-
-
 def _memory_plot(run: Run, engine: Any, max_len: int) -> str | None:
-    """Plot KV slots over time (used, paged allocation, contiguous reservation) if --out given."""
+    """The KV-memory-over-time plot into --out, if given."""
     if run.out is None or engine is None or not engine.memory_log:
         return None
-    from llmpath_core import line_plot
+    from ch14_inference.memory import plot_kv_memory
 
-    log = engine.memory_log
-    steps = [m["step"] for m in log]
-    path = line_plot(
-        Path(run.out) / "kv-memory-over-time.png",
-        {
-            "tokens in cache": (steps, [m["tokens_used"] for m in log]),
-            "paged: allocated slots": (steps, [m["slots_allocated"] for m in log]),
-            "contiguous: reserved slots": (steps, [m["running"] * max_len for m in log]),
-        },
-        title="KV cache memory over a mixed workload",
-        xlabel="engine step",
-        ylabel="KV slots (tokens)",
-        markers=False,
-    )
+    path = plot_kv_memory(engine.memory_log, max_len, Path(run.out) / "kv-memory-over-time.png")
     run.log(f"plot: {path}")
     return str(path)
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ch14_inference.engine import EngineConfig, LLMEngine
-from ch14_inference.memory import waste_from_log
+from ch14_inference.memory import KVShape, int8_kv_effect, kv_table, waste_from_log
 from ch14_inference.model import PagedLlama
 from ch14_inference.sampling import SamplingParams
 from ch14_inference.speculative import (
@@ -20,8 +20,16 @@ from ch14_inference.speculative import (
     NgramProposer,
     SpeculativeDecoder,
     expected_speedup,
+    expected_tokens_per_pass,
 )
-from ch14_inference.workload import RequestRecord, WorkItem, replay, summarize
+from ch14_inference.workload import (
+    RequestRecord,
+    WorkItem,
+    make_offline_workload,
+    make_workload,
+    replay,
+    summarize,
+)
 
 
 def corpus_ids(tokenizer: Any, vocab_size: int, n_chars: int = 40_000) -> list[int]:
@@ -32,6 +40,17 @@ def corpus_ids(tokenizer: Any, vocab_size: int, n_chars: int = 40_000) -> list[i
     from llmpath_core import load_text
 
     return tokenizer.encode(load_text("stories", split="validation", max_chars=n_chars))
+
+
+def mixed_workload(
+    model: PagedLlama, tokenizer: Any, requests: int, rate: float, seed: int = 0
+) -> list[WorkItem]:
+    """Poisson arrivals, prompts of 8-64 tokens of the stories, log-uniform outputs of 4-240."""
+    ids = corpus_ids(tokenizer, model.vocab_size)
+    context = model.max_positions
+    max_prompt = min(64, context // 4)
+    max_output = min(240, context - max_prompt)
+    return make_workload(requests, rate, ids, (8, max_prompt), (4, max_output), seed=seed)
 
 
 def run_policy(
@@ -158,6 +177,65 @@ def batching_comparison(
     return rows, ratios, engine
 
 
+def decode_prompts(
+    decoder: SpeculativeDecoder,
+    prompts: list[list[int]],
+    params: SamplingParams,
+    repeats: int = 1,
+) -> dict[str, Any]:
+    """Decode every prompt ``repeats`` times; totals over all runs and the last run's outputs."""
+    totals = {"seconds": 0.0, "generated": 0, "target_passes": 0, "proposed": 0, "accepted": 0}
+    outs: list[list[int]] = []
+    for _ in range(repeats):
+        outs = []
+        for p in prompts:
+            out, st = decoder.generate(p, params)
+            outs.append(out)
+            totals["seconds"] += st.seconds
+            totals["generated"] += st.generated
+            totals["target_passes"] += st.target_passes
+            totals["proposed"] += st.proposed
+            totals["accepted"] += st.accepted
+    return {"outputs": outs, **totals}
+
+
+def speculative_generate(
+    target: PagedLlama,
+    proposer: DraftModelProposer | NgramProposer,
+    prompts: list[list[int]],
+    params: SamplingParams,
+    k: int = 4,
+    eos_token_id: int | None = None,
+    seed: int = 0,
+    compare: bool = True,
+) -> dict[str, Any]:
+    """Speculative decoding of ``prompts``; with ``compare`` also the target alone (speed-up) and,
+    when greedy, whether each output is identical to the target's own."""
+    spec = SpeculativeDecoder(target, proposer, k=k, eos_token_id=eos_token_id, seed=seed)
+    spec.generate(prompts[0], SamplingParams(max_tokens=4))  # warm-up
+    run = decode_prompts(spec, prompts, params)
+    alpha = run["accepted"] / run["proposed"] if run["proposed"] else 0.0
+    result: dict[str, Any] = {
+        "outputs": run["outputs"],
+        "k": k,
+        "acceptance_rate": alpha,
+        "tokens_per_target_pass": run["generated"] / max(1, run["target_passes"]),
+        "analytic_tokens_per_pass": expected_tokens_per_pass(alpha, k),
+        "speculative_s": run["seconds"],
+    }
+    if compare:
+        plain = SpeculativeDecoder(target, None, eos_token_id=eos_token_id, seed=seed)
+        plain.generate(prompts[0], SamplingParams(max_tokens=4))
+        ref = decode_prompts(plain, prompts, params)
+        result["target_alone_s"] = ref["seconds"]
+        result["speedup"] = ref["seconds"] / run["seconds"] if run["seconds"] else 0.0
+        if params.greedy:  # sampled runs draw different random numbers: compare greedy only
+            result["identical_to_target"] = [
+                a == b for a, b in zip(run["outputs"], ref["outputs"], strict=True)
+            ]
+    return result
+
+
 def speculative_comparison(
     target: PagedLlama,
     draft: PagedLlama | None,
@@ -187,26 +265,18 @@ def speculative_comparison(
     results: dict[str, dict[str, Any]] = {}
     reference: list[list[int]] = []
     for name, d in decoders.items():
-        secs, tokens, passes, proposed, accepted, outs = 0.0, 0, 0, 0, 0, []
-        for _ in range(repeats):
-            outs = []
-            for p in prompts:
-                out, st = d.generate(p, params)
-                outs.append(out)
-                secs += st.seconds
-                tokens += st.generated
-                passes += st.target_passes
-                proposed += st.proposed
-                accepted += st.accepted
+        run = decode_prompts(d, prompts, params, repeats)
         if name == "target alone":
-            reference = outs
+            reference = run["outputs"]
         results[name] = {
             "method": name,
-            "tokens_per_s": tokens / secs,
-            "tokens_per_target_pass": tokens / passes,
-            "acceptance_rate": accepted / proposed if proposed else float("nan"),
-            "identical_to_target": outs == reference,
-            "seconds": secs,
+            "tokens_per_s": run["generated"] / run["seconds"],
+            "tokens_per_target_pass": run["generated"] / run["target_passes"],
+            "acceptance_rate": (
+                run["accepted"] / run["proposed"] if run["proposed"] else float("nan")
+            ),
+            "identical_to_target": run["outputs"] == reference,
+            "seconds": run["seconds"],
         }
     base = results["target alone"]["tokens_per_s"]
     cost = _draft_cost_ratio(target, draft) if draft is not None else 0.0
@@ -217,6 +287,76 @@ def speculative_comparison(
             row["analytic_speedup"] = expected_speedup(row["acceptance_rate"], k, c)
     summary = {"draft_cost_ratio": cost, "k": k}
     return list(results.values()), summary
+
+
+def paged_waste_by_block_size(
+    model: PagedLlama, workload: list[WorkItem], block_sizes: tuple[int, ...] = (4, 8, 16, 32)
+) -> tuple[list[dict[str, Any]], dict[int, LLMEngine]]:
+    """Wasted KV slots of the paged cache per block size vs contiguous max-length reservation.
+
+    Each block size gets the same KV budget in tokens (8192 slots); returns the rows and the
+    engines (whose ``memory_log`` can be plotted).
+    """
+    rows, engines = [], {}
+    for bs in block_sizes:
+        cfg = EngineConfig(
+            block_size=bs, num_blocks=8192 // bs, max_num_seqs=32, record_memory=True
+        )
+        _, eng = run_policy(model, workload, "continuous", cfg)
+        w = waste_from_log(eng.memory_log, model.max_positions)
+        rows.append(
+            {
+                "block": bs,
+                "paged waste": w["paged_waste"],
+                "contiguous waste": w["contiguous_waste"],
+                "paged peak slots": w["paged_peak_slots"],
+                "contiguous peak": w["contiguous_peak_slots"],
+            }
+        )
+        engines[bs] = eng
+    return rows, engines
+
+
+def memory_report(
+    model: PagedLlama, tokenizer: Any, requests: int = 48, seed: int = 0
+) -> tuple[dict[str, Any], LLMEngine]:
+    """KV bytes per token (this model and the Llama-3-8B shape; MHA/GQA/MQA; fp32/fp16/int8), the
+    int8 cache's effect on next-token distributions, and paged vs contiguous waste."""
+    shape = KVShape(model.num_layers, model.num_heads, model.num_kv_heads, model.head_dim)
+    ids = corpus_ids(tokenizer, model.vocab_size)
+    workload = mixed_workload(model, tokenizer, requests, 1000.0, seed)
+    waste, engines = paged_waste_by_block_size(model, workload)
+    report = {
+        "shape": shape.__dict__,
+        "kv_bytes": kv_table(shape, model.max_positions),
+        "kv_bytes_llama3_8b_shape": kv_table(KVShape(32, 32, 32, 128), 8192),
+        "int8_kv": int8_kv_effect(model, ids[: min(128, model.max_positions - 1)]),
+        "waste": waste,
+    }
+    return report, engines[8]
+
+
+def quick_demo(
+    target: PagedLlama,
+    draft: PagedLlama,
+    tokenizer: Any,
+    requests: int = 24,
+    batch: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The chapter in one short run: the effect of iteration-level scheduling at equal batch size
+    and KV memory (one offline workload of varied output lengths, CPU seconds), and speculative
+    decoding with the draft model on one prompt (acceptance, speed-up, identical output)."""
+    ids = corpus_ids(tokenizer, target.vocab_size)
+    bounds = (1, target.max_positions - 32)
+    workload = make_offline_workload(requests, ids, (8, 32), 32.0, 1.0, bounds, seed=seed)
+    config = EngineConfig(block_size=8, num_blocks=256, max_num_seqs=batch)
+    batching = scheduling_effect(target, workload, config)
+    prompt = tokenizer.encode("Once upon a time") if tokenizer is not None else ids[:4]
+    spec = speculative_generate(
+        target, DraftModelProposer(draft), [prompt], SamplingParams(max_tokens=64), k=4
+    )
+    return {"batching": batching, "speculative": spec, "workload_requests": requests}
 
 
 def _draft_cost_ratio(target: PagedLlama, draft: PagedLlama, steps: int = 30) -> float:
@@ -237,8 +377,14 @@ def _draft_cost_ratio(target: PagedLlama, draft: PagedLlama, steps: int = 30) ->
 __all__ = [
     "batching_comparison",
     "corpus_ids",
+    "decode_prompts",
+    "memory_report",
+    "mixed_workload",
+    "paged_waste_by_block_size",
+    "quick_demo",
     "run_hf_static",
     "run_policy",
     "scheduling_effect",
     "speculative_comparison",
+    "speculative_generate",
 ]

@@ -14,7 +14,7 @@ import threading
 import time
 from urllib.parse import urlparse
 
-from ch14_inference.workload import RequestRecord, WorkItem, summarize
+from ch14_inference.workload import RequestRecord, WorkItem, make_workload, summarize
 
 
 def stream_completion(url: str, body: dict, timeout: float = 120.0) -> tuple[float, float, int]:
@@ -92,4 +92,53 @@ def run_load(
     return summary
 
 
-__all__ = ["run_load", "stream_completion"]
+def story_workload(
+    requests: int,
+    rate: float,
+    prompt_words: tuple[int, int],
+    output_tokens: tuple[int, int],
+    seed: int = 0,
+) -> list[WorkItem]:
+    """Poisson requests whose prompts are runs of words from the bundled stories (text: the
+    server tokenizes them)."""
+    from llmpath_core import load_text
+
+    words = load_text("stories", split="validation", max_chars=40_000).split()
+    workload = make_workload(requests, rate, words, prompt_words, output_tokens, seed=seed)
+    for item in workload:
+        item.prompt = " ".join(item.prompt)
+    return workload
+
+
+def load_test(
+    url: str | None,
+    model: str,
+    requests: int,
+    rate: float,
+    prompt_words: tuple[int, int],
+    output_tokens: tuple[int, int],
+    seed: int = 0,
+) -> tuple[dict[str, float], str]:
+    """Load-test the server at ``url``, or with ``url=None`` one started in-process on ``model``
+    (64 MiB budget, 8-token blocks, 32 sequences); returns the summary and the URL used."""
+    server = None
+    name: str | None = model
+    if url is None:
+        from ch14_inference.engine import EngineConfig
+        from ch14_inference.server import InferenceServer
+
+        config = EngineConfig(block_size=8, max_num_seqs=32, seed=seed)
+        server = InferenceServer(
+            {"default": model}, port=0, memory_bytes=64 * 2**20, engine_config=config
+        )
+        server.start_background()
+        url, name = server.url, "default"
+    workload = story_workload(requests, rate, prompt_words, output_tokens, seed)
+    try:
+        return run_load(url, workload, model=name), url
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+__all__ = ["load_test", "run_load", "story_workload", "stream_completion"]

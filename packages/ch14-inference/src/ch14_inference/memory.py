@@ -11,6 +11,7 @@ block per sequence. :func:`waste_from_log` measures both on the engine's memory 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -109,6 +110,25 @@ def waste_from_log(log: list[dict[str, float]], max_len: int) -> dict[str, float
     }
 
 
+def plot_kv_memory(log: list[dict[str, float]], max_len: int, path: str | Path) -> Path:
+    """PNG of KV slots per engine step: tokens held, paged allocation, contiguous reservation."""
+    from llmpath_core import line_plot
+
+    steps = [m["step"] for m in log]
+    return line_plot(
+        Path(path),
+        {
+            "tokens in cache": (steps, [m["tokens_used"] for m in log]),
+            "paged: allocated slots": (steps, [m["slots_allocated"] for m in log]),
+            "contiguous: reserved slots": (steps, [m["running"] * max_len for m in log]),
+        },
+        title="KV cache memory over a mixed workload",
+        xlabel="engine step",
+        ylabel="KV slots (tokens)",
+        markers=False,
+    )
+
+
 __all__ = [
     "KVShape",
     "attention_variants",
@@ -116,6 +136,7 @@ __all__ = [
     "int8_kv_effect",
     "kv_bytes_per_token",
     "kv_table",
+    "plot_kv_memory",
     "quantize_int8",
     "waste_from_log",
 ]

@@ -252,6 +252,38 @@ class PagedLlama:
         angles = positions.float()[:, None] * (1.0 / (base[:, None] ** exponents[None, :]))
         return torch.polar(torch.ones_like(angles), angles)[:, None, :]
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything the forward needs, as plain tensors and values (for ``torch.save``)."""
+        skip = {"hf_model", "config", "act", "all_reduce"}
+        state = {k: v for k, v in vars(self).items() if k not in skip}
+        cfg = self.config
+        state["hidden_act"] = cfg.hidden_act
+        state["config"] = {
+            "model_type": cfg.model_type,
+            "eos_token_id": getattr(cfg, "eos_token_id", None),
+            "max_position_embeddings": cfg.max_position_embeddings,
+        }
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PagedLlama:
+        """A :class:`PagedLlama` from :meth:`to_state` (no transformers model behind it)."""
+        from types import SimpleNamespace
+
+        model = cls.__new__(cls)
+        state = dict(state)
+        act = state.pop("hidden_act")
+        model.config = SimpleNamespace(**state.pop("config"), hidden_act=act)
+        model.__dict__.update(state)
+        model.hf_model, model.all_reduce = None, None
+        if act == "silu":
+            model.act = F.silu
+        else:
+            from transformers.activations import ACT2FN
+
+            model.act = ACT2FN[act]
+        return model
+
     @classmethod
     def from_pretrained(cls, path: str, dtype: torch.dtype | None = None, device: str = "cpu"):
         from transformers import AutoModelForCausalLM

@@ -4,17 +4,21 @@
 the smallest absolute values. *2:4 sparsity* (NVIDIA Ampere; Mishra et al., 2021) keeps the 2
 largest of every 4 consecutive weights along the input dimension: exactly 50% zeros in a pattern
 that sparse tensor cores run at up to 2x. Only the decoder's linear layers are pruned (not the
-embeddings or the head). :func:`perplexity` measures what pruning costs; :func:`matmul_speed`
-measures what it buys on this machine (dense vs CSR sparse matmul of the pruned weights).
+embeddings or the head). :func:`prune_report` measures what pruning costs on held-out text with
+llmpath-core's ``evaluate_lm`` (as a paired difference to the dense model, with its standard
+error); :func:`matmul_speed` measures what it buys on this machine (dense vs CSR sparse matmul).
 """
 
 from __future__ import annotations
 
-import math
+import copy
 import time
 import warnings
+from typing import Any
 
 import torch
+
+from llmpath_core import UserError
 
 
 def _linears(hf_model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
@@ -56,23 +60,6 @@ def semi_structured_prune(hf_model: torch.nn.Module, n: int = 2, m: int = 4) -> 
     return achieved
 
 
-@torch.no_grad()
-def perplexity(hf_model: torch.nn.Module, ids: list[int], seq_len: int = 128) -> float:
-    """exp(mean next-token loss) over consecutive windows of ``ids``."""
-    seq_len = min(seq_len, hf_model.config.max_position_embeddings)
-    chunks = [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
-    if not chunks:
-        raise ValueError("not enough tokens for one window")
-    total, count = 0.0, 0
-    for start in range(0, len(chunks), 8):
-        batch = torch.tensor(chunks[start : start + 8])
-        loss = hf_model(batch, labels=batch).loss
-        n = batch.shape[0] * (batch.shape[1] - 1)
-        total += float(loss) * n
-        count += n
-    return math.exp(total / count)
-
-
 def matmul_speed(
     hf_model: torch.nn.Module, tokens: int = 16, repeats: int = 20
 ) -> dict[str, float]:
@@ -94,4 +81,52 @@ def matmul_speed(
     return {"dense_ms": run(layers), "csr_sparse_ms": run(sparse)}
 
 
-__all__ = ["magnitude_prune", "matmul_speed", "perplexity", "semi_structured_prune"]
+def prune_report(
+    hf_model: torch.nn.Module,
+    tokenizer: Any,
+    settings: list[tuple[str, float]],
+    max_windows: int | None = 32,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, float], torch.nn.Module]]:
+    """Prune copies of ``hf_model`` per ``(method, sparsity)`` and measure each on held-out text.
+
+    Loss, perplexity and bits per byte come from :func:`llmpath_core.models.evaluate_lm` (the
+    project's one held-out evaluation, first ``max_windows`` windows); each pruned model's cost is
+    the paired difference to the dense model over the same windows, with its standard error
+    (:func:`llmpath_core.models.paired_difference`). Returns the rows and the pruned models.
+    """
+    from llmpath_core.models import evaluate_lm, paired_difference
+
+    if tokenizer is None:
+        raise UserError("pruning is evaluated on held-out text: the model needs a tokenizer.json")
+    dense = evaluate_lm(hf_model, tokenizer, max_windows=max_windows)
+    rows, models = [], {}
+    for name, level in dict.fromkeys([("dense", 0.0), *settings]):
+        pruned = copy.deepcopy(hf_model)
+        if name == "magnitude" and level > 0:
+            magnitude_prune(pruned, level)
+        elif name == "2:4":
+            semi_structured_prune(pruned)
+        elif name not in {"dense", "magnitude"}:
+            raise UserError(f"unknown pruning method {name!r}: use 'magnitude' or '2:4'")
+        ev = dense if name == "dense" else evaluate_lm(pruned, tokenizer, max_windows=max_windows)
+        diff = paired_difference(dense, ev)
+        rows.append(
+            {
+                "method": name,
+                "sparsity": level,
+                "loss": ev["loss"],
+                "loss_stderr": ev["loss_stderr"],
+                "perplexity": ev["perplexity"],
+                "bits_per_byte": ev["bits_per_byte"],
+                "loss_diff": diff["loss_diff"],
+                "loss_diff_stderr": diff["loss_diff_stderr"],
+                "perplexity_ratio": diff["perplexity_ratio"],
+                "tokens": ev["tokens"],
+                **matmul_speed(pruned),
+            }
+        )
+        models[(name, level)] = pruned
+    return rows, models
+
+
+__all__ = ["magnitude_prune", "matmul_speed", "prune_report", "semi_structured_prune"]

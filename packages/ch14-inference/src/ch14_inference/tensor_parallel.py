@@ -88,29 +88,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _state(model: PagedLlama) -> dict:
-    skip = {"hf_model", "config", "act", "all_reduce"}
-    state = {k: v for k, v in vars(model).items() if k not in skip}
-    state["hidden_act"] = model.config.hidden_act
-    return state
-
-
-def _from_state(state: dict) -> PagedLlama:
-    import torch.nn.functional as F
-
-    model = PagedLlama.__new__(PagedLlama)
-    act = state.pop("hidden_act")
-    model.__dict__.update(state)
-    model.hf_model, model.config, model.all_reduce = None, None, None
-    if act == "silu":
-        model.act = F.silu
-    else:
-        from transformers.activations import ACT2FN
-
-        model.act = ACT2FN[act]
-    return model
-
-
 def run_tensor_parallel(
     model: PagedLlama,
     prompt_ids: list[int],
@@ -121,7 +98,7 @@ def run_tensor_parallel(
     """Run the prompt and ``steps`` greedy steps on ``world`` processes; rank 0's logits."""
     with tempfile.TemporaryDirectory() as tmp:
         state_path = Path(tmp) / "state.pt"
-        torch.save({"state": _state(model), "prompt": prompt_ids, "steps": steps}, state_path)
+        torch.save({"state": model.to_state(), "prompt": prompt_ids, "steps": steps}, state_path)
         port = str(_free_port())
         env = {
             **os.environ,
@@ -160,7 +137,7 @@ def _worker(state_path: str, rank: int, world: int) -> None:
 
     torch.set_num_threads(1)
     saved = torch.load(state_path, weights_only=False)
-    full = _from_state(saved["state"])
+    full = PagedLlama.from_state(saved["state"])
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         part = shard(full, rank, world)
