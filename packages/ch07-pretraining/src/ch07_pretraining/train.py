@@ -17,6 +17,10 @@ One function, :func:`train`, reads top to bottom like nanoGPT's ``train.py``:
   a rollback to the last checkpoint and the offending batch is skipped from then on (the PaLM
   recipe, Chowdhery et al. 2022, §5.1, with a window of one batch).
 
+The machinery lives next door: :mod:`~ch07_pretraining.distributed` (device, DDP / FSDP /
+compile wrapping, gradient sync), :mod:`~ch07_pretraining.precision` (autocast, fp16 loss
+scaling) and :mod:`~ch07_pretraining.checkpoint` (what a checkpoint holds, the final HF folder).
+
 The run folder ends up as a standard Hugging Face model folder (``config.json``,
 ``model.safetensors``, ``tokenizer.json``) plus ``metrics.jsonl``, ``loss.png``,
 ``train_config.json`` and ``checkpoints/``.
@@ -24,31 +28,37 @@ The run folder ends up as a standard Hugging Face model folder (``config.json``,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from ch07_pretraining.checkpoint import (
+    TrainingCheckpoints,
+    full_model_state,
     latest_checkpoint,
     list_checkpoints,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
+    save_hf_folder,
 )
 from ch07_pretraining.data import TokenData, nats_to_bits_per_byte, token_byte_lengths
+from ch07_pretraining.distributed import (
+    barrier,
+    gradient_sync,
+    mean_over_ranks,
+    peak_memory_mb,
+    rank_slice,
+    reset_peak_memory,
+    training_device,
+    world_info,
+    wrap_model,
+)
 from ch07_pretraining.model import (
     build_model,
     count_parameters,
@@ -56,6 +66,7 @@ from ch07_pretraining.model import (
     llama_config,
     lr_for_depth,
 )
+from ch07_pretraining.precision import PRECISIONS, MixedPrecision
 from llmpath_core import UserError, line_plot, seed_everything, write_json, write_text
 from llmpath_core.progress import make_progress
 
@@ -76,7 +87,6 @@ IDENTITY = (
     "precision",
     "seed",
 )
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -214,117 +224,6 @@ def sample_text(model, tokenizer, n_tokens: int, seed: int, prompt: str = "") ->
     return tokenizer.decode(out[0, 1:], skip_special_tokens=True)
 
 
-def save_hf_folder(model, tokenizer, run_dir: Path) -> None:
-    """Write ``config.json`` + safetensors + tokenizer into ``run_dir``, file by file atomically."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # one small shard: no "Writing model shards" bar
-    tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=run_dir))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        for file in tmp.iterdir():
-            os.replace(file, run_dir / file.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def training_device(name: str) -> torch.device:
-    """The device of this process: under torchrun on CUDA, the GPU of its local rank."""
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda asked for, but CUDA is not available here")
-        if device.index is None:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
-    return device
-
-
-def peak_memory_mb(device: torch.device) -> float | None:
-    """Peak memory: GPU memory allocated by torch on CUDA, the process's peak RSS on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def shard_model(model: torch.nn.Module) -> None:
-    """FSDP (the per-parameter ``fully_shard`` API): each decoder layer, then the rest."""
-    from torch.distributed.fsdp import fully_shard
-
-    for layer in model.model.layers:
-        fully_shard(layer)
-    fully_shard(model)
-
-
-def _state_options():
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-    return StateDictOptions(full_state_dict=True, cpu_offload=True)
-
-
-def full_model_state(model: torch.nn.Module, fsdp: bool) -> dict[str, Any]:
-    """The whole (unsharded) model state; under FSDP every rank must call it."""
-    if not fsdp:
-        return model.state_dict()
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict
-
-    return get_model_state_dict(model, options=_state_options())
-
-
-def full_optimizer_state(model: torch.nn.Module, optimizer, fsdp: bool) -> dict[str, Any] | None:
-    if not fsdp:
-        return optimizer.state_dict()
-    if not optimizer.state:
-        # before the first step: nothing to save, and get_optimizer_state_dict would initialise
-        # the state with a zero-lr step, which advances AdamW's step count (bias correction)
-        return None
-    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
-    return get_optimizer_state_dict(model, optimizer, options=_state_options())
-
-
-def load_model_state(model: torch.nn.Module, state: dict[str, Any], fsdp: bool) -> None:
-    if not fsdp:
-        model.load_state_dict(state)
-        return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
-
-    set_model_state_dict(
-        model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=False)
-    )
-
-
-def load_optimizer_state(model: torch.nn.Module, optimizer, state: dict | None, fsdp: bool) -> None:
-    if state is None:  # saved before the first step
-        optimizer.state.clear()
-        return
-    if not fsdp:
-        optimizer.load_state_dict(state)
-        return
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        set_optimizer_state_dict,
-    )
-
-    set_optimizer_state_dict(
-        model,
-        optimizer,
-        state,
-        options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=False),
-    )
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _check_resume_config(saved: TrainConfig, given: TrainConfig) -> None:
     for name in IDENTITY:
         if getattr(saved, name) != getattr(given, name):
@@ -334,13 +233,31 @@ def _check_resume_config(saved: TrainConfig, given: TrainConfig) -> None:
             )
 
 
-def _write_logs(run_dir: Path, metrics: list[dict], *, plot: bool = True) -> None:
-    write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in metrics))
-    if not plot:
-        return
-    train_rows = [r for r in metrics if "train_loss" in r]
-    val_rows = [r for r in metrics if "val_loss" in r]
-    if len(train_rows) > 1:
+@dataclass
+class RunLog:
+    """The rows of ``metrics.jsonl``: per-step metrics and events (rollbacks)."""
+
+    metrics: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+    def read(self, run_dir: Path) -> None:
+        path = run_dir / "metrics.jsonl"
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                (self.events if "event" in row else self.metrics).append(row)
+
+    def rewind(self, step: int) -> None:
+        """Forget the metrics logged after ``step`` (a rollback to it); events stay."""
+        self.metrics[:] = [r for r in self.metrics if r["step"] <= step]
+
+    def write(self, run_dir: Path, *, plot: bool = True) -> None:
+        rows = self.metrics + self.events
+        write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+        train_rows = [r for r in self.metrics if "train_loss" in r]
+        val_rows = [r for r in self.metrics if "val_loss" in r]
+        if not plot or len(train_rows) < 2:
+            return
         series = {"train": ([r["step"] for r in train_rows], [r["train_loss"] for r in train_rows])}
         if val_rows:
             series["validation"] = (
@@ -355,6 +272,53 @@ def _write_logs(run_dir: Path, metrics: list[dict], *, plot: bool = True) -> Non
             ylabel="cross-entropy (nats/token)",
             markers=False,
         )
+
+
+def _check_run_folder(config: TrainConfig, run_dir: Path, resume: bool, world: int) -> None:
+    """Refuse impossible settings and a run folder that does not fit ``resume``, before work."""
+    config.validate(world)
+    if config.zero and world == 1:
+        raise UserError("--zero shards the optimizer over processes: launch with torchrun")
+    if resume:
+        if not list_checkpoints(run_dir):
+            raise UserError(f"{run_dir} has no checkpoint to resume from (no checkpoints/step-*)")
+        saved = run_dir / "train_config.json"
+        if saved.is_file():
+            _check_resume_config(TrainConfig.from_dict(json.loads(saved.read_text())), config)
+    elif list_checkpoints(run_dir):
+        raise UserError(f"{run_dir} already holds a run: resume it or choose another --out")
+    if config.fsdp and world == 1:
+        raise UserError("--fsdp shards the model over processes: launch with torchrun")
+
+
+def _forward_backward(net, model, inputs, targets, config, amp, world, spike: bool) -> float:
+    """Accumulate the gradients of one global batch (this rank's share) over the micro-batches;
+    returns the batch's mean loss, averaged over the ranks."""
+    micro = inputs.shape[0] // config.grad_accum
+    loss_sum = torch.zeros((), device=inputs.device)
+    for k in range(config.grad_accum):
+        x, y = inputs[k * micro : (k + 1) * micro], targets[k * micro : (k + 1) * micro]
+        last = k == config.grad_accum - 1
+        with gradient_sync(model, net, fsdp=config.fsdp, world=world, last=last):
+            with amp.autocast():  # low-precision matmuls in the forward pass; the loss in fp32
+                logits = net(input_ids=x).logits
+            loss = torch.nn.functional.cross_entropy(
+                logits.float().reshape(-1, logits.size(-1)), y.reshape(-1)
+            )
+            if spike:
+                loss = loss * 1000.0  # fault injection: a corrupted batch
+            amp.backward(loss / config.grad_accum)
+        loss_sum += loss.detach()
+    return float(mean_over_ranks(loss_sum / config.grad_accum, world))
+
+
+def _is_spike(value: float, state: dict, config: TrainConfig) -> bool:
+    ema = state["loss_ema"]
+    return not math.isfinite(value) or (
+        ema is not None
+        and state["step"] >= config.spike_warmup
+        and value > config.spike_factor * ema
+    )
 
 
 def train(
@@ -372,26 +336,11 @@ def train(
     initialised ``torch.distributed`` process group the model is wrapped in DDP (and the optimizer
     in ZeRO-1 when ``config.zero``); rank 0 writes every file.
     """
-    rank, world = _world()
+    rank, world = world_info()
     if log is None or rank != 0:
         log = lambda _message: None  # noqa: E731 - one place logs: rank 0
-    config.validate(world)
-    if config.zero and world == 1:
-        raise UserError("--zero shards the optimizer over processes: launch with torchrun")
     run_dir = Path(run_dir)
-    saved_config = run_dir / "train_config.json"
-    if resume:
-        if not list_checkpoints(run_dir):
-            raise UserError(f"{run_dir} has no checkpoint to resume from (no checkpoints/step-*)")
-        if saved_config.is_file():
-            _check_resume_config(
-                TrainConfig.from_dict(json.loads(saved_config.read_text())), config
-            )
-    elif list_checkpoints(run_dir):
-        raise UserError(f"{run_dir} already holds a run: resume it or choose another --out")
-
-    if config.fsdp and world == 1:
-        raise UserError("--fsdp shards the model over processes: launch with torchrun")
+    _check_run_folder(config, run_dir, resume, world)
     device = training_device(config.device)
     data = TokenData.open(config.data)
     data.check_seq_len(config.seq_len)
@@ -405,84 +354,44 @@ def train(
     n_params = count_parameters(model)
     if config.grad_checkpointing:
         enable_activation_checkpointing(model)
-    net = model
-    if config.fsdp:
-        shard_model(model)
-    elif world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    if config.compile:
-        net = torch.compile(net)
+    net = wrap_model(model, device, world, fsdp=config.fsdp, compile=config.compile)
     optimizer = make_optimizer(model, config, zero=config.zero)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    # fp16 needs loss scaling (its exponent range is narrow); bf16 and fp32 do not
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
-    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
+    amp = MixedPrecision(config.precision, device)
+    reset_peak_memory(device)
+    ckpts = TrainingCheckpoints(
+        run_dir,
+        model,
+        optimizer,
+        scheduler,
+        amp.scaler,
+        fsdp=config.fsdp,
+        zero=config.zero,
+        keep_last=config.keep_last,
+        rank=rank,
+        world=world,
+    )
+    history = RunLog()
     state = {"step": 0, "data_position": 0, "skipped": [], "loss_ema": None}
-    metrics: list[dict] = []
-    events: list[dict] = []
-
-    def restore(path: Path) -> None:
-        ckpt = load_checkpoint(path)
-        try:
-            load_model_state(model, ckpt["model"], config.fsdp)
-        except RuntimeError:
-            raise UserError(
-                f"checkpoint {path} does not match the model (depth/vocabulary changed?)"
-            ) from None
-        load_optimizer_state(model, optimizer, ckpt["optimizer"], config.fsdp)
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if "scaler" in ckpt:
-            scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt["rng"])
-        for key in state:
-            state[key] = ckpt[key]
-        metrics[:] = [r for r in metrics if r["step"] <= state["step"]]
 
     def checkpoint() -> None:
-        if config.zero:
-            optimizer.consolidate_state_dict(to=0)
-        model_state = full_model_state(model, config.fsdp)  # collective under FSDP
-        optimizer_state = full_optimizer_state(model, optimizer, config.fsdp)
-        if rank == 0:
-            payload = {
-                "model": model_state,
-                "optimizer": optimizer_state,
-                "scheduler": scheduler.state_dict(),
-                "rng": rng_state(),
-                **state,
-            }
-            if scaler.is_enabled():
-                payload["scaler"] = scaler.state_dict()
-            save_checkpoint(run_dir, payload, keep_last=config.keep_last)
-            _write_logs(run_dir, metrics + events, plot=False)
-        if world > 1:
-            dist.barrier()
+        ckpts.save(state, after=lambda: history.write(run_dir, plot=False))
 
     if resume:
+        history.read(run_dir)
         path = latest_checkpoint(run_dir)
-        if (run_dir / "metrics.jsonl").is_file():
-            for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-                row = json.loads(line)
-                (events if "event" in row else metrics).append(row)
-        restore(path)
+        state = ckpts.restore(path)
+        history.rewind(state["step"])
         log(f"resumed from {path.name} at step {state['step']}")
     else:
         if rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
-        first = evaluate(model, data, byte_lengths, config)
-        metrics.append({"step": 0, **first})
+        history.metrics.append({"step": 0, **evaluate(model, data, byte_lengths, config)})
         if config.checkpoint_every > 0:
             checkpoint()
     if rank == 0:
-        write_json(saved_config, asdict(config))
+        write_json(run_dir / "train_config.json", asdict(config))
 
-    per_rank = config.batch_size // world
-    micro = per_rank // config.grad_accum
     tokens_per_step = config.batch_size * config.seq_len
     end = min(config.max_steps, stop_at) if stop_at is not None else config.max_steps
     train_time, train_loss, rollbacks, steps_here = 0.0, float("nan"), 0, 0
@@ -495,42 +404,11 @@ def train(
                 position += 1
             started = time.perf_counter()
             inputs, targets = data.batch(position, config.batch_size, config.seq_len, config.seed)
-            inputs = inputs[rank * per_rank : (rank + 1) * per_rank]
-            targets = targets[rank * per_rank : (rank + 1) * per_rank]
-            inputs, targets = inputs.to(device), targets.to(device)
-            loss_sum = torch.zeros((), device=device)
-            for k in range(config.grad_accum):
-                x, y = inputs[k * micro : (k + 1) * micro], targets[k * micro : (k + 1) * micro]
-                last = k == config.grad_accum - 1
-                sync = contextlib.nullcontext()
-                if config.fsdp:  # reduce-scatter the gradients on the last micro-batch only
-                    model.set_requires_gradient_sync(last)
-                elif not last and world > 1:  # accumulate locally, all-reduce on the last one
-                    sync = net.no_sync()
-                autocast = torch.autocast(
-                    device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
-                )
-                with sync:
-                    with autocast:  # low-precision matmuls in the forward pass; the loss in fp32
-                        logits = net(input_ids=x).logits
-                    loss = torch.nn.functional.cross_entropy(
-                        logits.float().reshape(-1, logits.size(-1)), y.reshape(-1)
-                    )
-                    if position == config.inject_spike_at:
-                        loss = loss * 1000.0  # fault injection: a corrupted batch
-                    scaler.scale(loss / config.grad_accum).backward()
-                loss_sum += loss.detach()
-            step_loss = loss_sum / config.grad_accum
-            if world > 1:
-                dist.all_reduce(step_loss, op=dist.ReduceOp.AVG)
-            value = float(step_loss)
-            ema = state["loss_ema"]
-            spiked = not math.isfinite(value) or (
-                ema is not None
-                and state["step"] >= config.spike_warmup
-                and value > config.spike_factor * ema
-            )
-            if spiked:
+            inputs = rank_slice(inputs, rank, world).to(device)
+            targets = rank_slice(targets, rank, world).to(device)
+            spike = position == config.inject_spike_at
+            value = _forward_backward(net, model, inputs, targets, config, amp, world, spike)
+            if _is_spike(value, state, config):  # roll back and skip this batch from now on
                 optimizer.zero_grad(set_to_none=True)
                 rollbacks += 1
                 if rollbacks > config.max_rollbacks or not list_checkpoints(run_dir):
@@ -539,50 +417,49 @@ def train(
                         f"(after {rollbacks - 1} rollbacks): lower --lr or raise the spike factor"
                     )
                 bad_step = state["step"] + 1
-                path = latest_checkpoint(run_dir)
-                restore(path)
+                state = ckpts.restore(latest_checkpoint(run_dir))
+                history.rewind(state["step"])
                 state["skipped"] = sorted({*state["skipped"], position})
-                event = {
-                    "step": bad_step,
-                    "event": "rollback",
-                    "loss": value,
-                    "to_step": state["step"],
-                    "skipped_batch": position,
-                }
-                events.append(event)
+                history.events.append(
+                    {
+                        "step": bad_step,
+                        "event": "rollback",
+                        "loss": value,
+                        "to_step": state["step"],
+                        "skipped_batch": position,
+                    }
+                )
                 log(
                     f"loss spike {value:.3g} at step {bad_step}: rolled back to step "
                     f"{state['step']} and skipped batch {position}"
                 )
                 continue
-            scaler.unscale_(optimizer)  # clip the true gradients (a no-op unless fp16)
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            if isinstance(grad_norm, torch.Tensor) and hasattr(grad_norm, "full_tensor"):
-                grad_norm = grad_norm.full_tensor()  # a DTensor under FSDP
             lr = optimizer.param_groups[0]["lr"]
-            scaler.step(optimizer)  # skipped when fp16 gradients overflowed
-            scaler.update()
+            grad_norm = amp.clip_and_step(optimizer, model.parameters(), config.grad_clip)
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             train_time += time.perf_counter() - started
             steps_here += 1
+            ema = state["loss_ema"]
             state["step"] += 1
             state["data_position"] = position + 1
             state["loss_ema"] = value if ema is None else 0.9 * ema + 0.1 * value
             train_loss = value
             step = state["step"]
-            row = {"step": step, "train_loss": value, "lr": lr, "grad_norm": float(grad_norm)}
-            metrics.append(row)
+            history.metrics.append(
+                {"step": step, "train_loss": value, "lr": lr, "grad_norm": grad_norm}
+            )
             tps = tokens_per_step / max(1e-9, time.perf_counter() - started)
             bar.update(task, completed=step, description=f"loss {value:.3f} {tps:,.0f} tok/s")
             if step % config.eval_every == 0 or step == config.max_steps:
                 ev = evaluate(model, data, byte_lengths, config)
                 ev["sample"] = sample_text(model, tokenizer, config.sample_tokens, config.seed)
-                metrics.append({"step": step, **ev})
+                history.metrics.append({"step": step, **ev})
                 log(f"step {step}: val loss {ev['val_loss']:.3f}, {ev['val_bpb']:.3f} bits/byte")
             if config.checkpoint_every > 0 and step % config.checkpoint_every == 0:
                 checkpoint()
 
+    metrics = history.metrics
     if state["step"] >= config.max_steps and not any(
         r["step"] == state["step"] and "val_loss" in r for r in metrics
     ):
@@ -599,7 +476,7 @@ def train(
         "tokens_per_s": tokens_per_step * steps_here / train_time if train_time > 0 else 0.0,
         "parameters": n_params,
         "tokens_seen": state["step"] * tokens_per_step,
-        "rollbacks": [e for e in events if e["event"] == "rollback"],
+        "rollbacks": [e for e in history.events if e["event"] == "rollback"],
         "world_size": world,
         "device": str(device),
         "peak_memory_mb": peak_memory_mb(device),
@@ -610,9 +487,8 @@ def train(
             model = build_model(model_config)
             model.load_state_dict(final_state)
         save_hf_folder(model, tokenizer, run_dir)
-        _write_logs(run_dir, metrics + events)
-    if world > 1:
-        dist.barrier()
+        history.write(run_dir)
+    barrier(world)
     return result
 
 
