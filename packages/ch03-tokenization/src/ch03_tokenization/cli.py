@@ -285,10 +285,14 @@ def demo(
     run.table(rows, title=f"held-out compression, trained on {sum(map(len, docs)):,} chars")
     run.table(multilingual_table(tokenizers), title="tokens per character by script")
     start = time.perf_counter()
-    parity = byte_bpe_parity(docs, vocab_size, corpora["pydoc"])
+    parity = byte_bpe_parity(docs, vocab_size, corpora["pydoc"], ours=tokenizers["byte-bpe"])
     run.table(
         [parity],
         title=f"byte-bpe vs HF tokenizers and tiktoken ({time.perf_counter() - start:.1f} s)",
+    )
+    run.show(
+        "more: `ch03-tokenization domain` (general vs domain tokenizer), `compare --html`, "
+        "`dashboard` (live page), `bench`; the full benchmarks are benchmarks/*.py"
     )
     byte = next(r for r in rows if r["tokenizer"] == "byte-bpe")
     ok = "identical" if parity["merges_identical"] else "DIFFERENT"

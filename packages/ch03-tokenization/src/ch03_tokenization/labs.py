@@ -205,8 +205,12 @@ def bert_tokenizer() -> WordPieceTokenizer:
     return tok
 
 
-def byte_bpe_parity(docs: list[str], vocab_size: int, text: str) -> dict[str, Any]:
-    """Train ours and HF's ``BpeTrainer`` identically; compare merges and encodings."""
+def byte_bpe_parity(docs: list[str], vocab_size: int, text: str, ours=None) -> dict[str, Any]:
+    """Train ours and HF's ``BpeTrainer`` identically; compare merges and encodings.
+
+    ``ours`` is a :class:`ByteBPETokenizer` already trained on ``docs`` at ``vocab_size`` with the
+    default pattern (trained here when not given).
+    """
     import json
 
     from tokenizers import Tokenizer as HFTokenizer
@@ -214,7 +218,8 @@ def byte_bpe_parity(docs: list[str], vocab_size: int, text: str) -> dict[str, An
     from ch03_tokenization.byte_bpe import ByteBPETokenizer
     from ch03_tokenization.hf_anchor import hf_byte_bpe, hf_merges
 
-    ours = ByteBPETokenizer().train(docs, vocab_size)
+    if ours is None:
+        ours = ByteBPETokenizer().train(docs, vocab_size)
     theirs = hf_merges(hf_byte_bpe(docs, vocab_size, ours.pattern))
     mine = ours.to_hf_dict()["model"]["merges"]
     loaded = HFTokenizer.from_str(json.dumps(ours.to_hf_dict()))
