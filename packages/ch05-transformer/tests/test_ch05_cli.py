@@ -130,3 +130,30 @@ def test_attention_plot_from_transformers_matches_ours(tmp_path, capsys):
     for a, b in zip(ours, result["heads"], strict=True):
         assert abs(a["entropy"] - b["entropy"]) < 1e-4
         assert abs(a["mean_distance"] - b["mean_distance"]) < 1e-4
+
+
+def test_demo_decoder_is_trained_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from ch05_transformer import cli as ch05_cli
+    from llmpath_core.cli import Run
+
+    monkeypatch.setenv("LLMPATH_HOME", str(tmp_path))
+    calls = []
+    import ch05_transformer.train as train_module  # the helper imports train_decoder from here
+
+    original = train_module.train_decoder
+
+    def counting(cfg):
+        calls.append(cfg.steps)
+        return original(cfg, show_progress=False)
+
+    monkeypatch.setattr(train_module, "train_decoder", counting)
+    run = Run(seed=0, device=torch.device("cpu"), json=True)
+    folder, first, cached = ch05_cli._demo_decoder(run, 2)
+    assert not cached and calls == [2] and (folder / "config.json").is_file()
+    again_folder, again, cached = ch05_cli._demo_decoder(run, 2)
+    assert cached and calls == [2]  # no second training
+    assert again_folder == folder and again == first
+    assert folder.is_relative_to(tmp_path / "ch05" / "demo")
+    # another seed is another model
+    run.seed = 1
+    assert ch05_cli._demo_decoder(run, 2)[0] != folder and calls == [2, 2]

@@ -103,4 +103,107 @@ def plot_layer(
         plt.close(fig)
 
 
-__all__ = ["attention_maps", "head_summary", "hf_attention_maps", "plot_layer"]
+def text_attention_maps(
+    folder: str | Path, text: str, *, from_transformers: bool = False
+) -> tuple[torch.Tensor, list[str]]:
+    """Maps ``(layers, 1, heads, t, t)`` and tokens of ``text`` under a model folder with a
+    ``tokenizer.json``: our modules (llama, gpt2, bert) or, with ``from_transformers``,
+    transformers itself (any architecture it can load with eager attention)."""
+    import json
+
+    from ch05_transformer.hf_loading import from_pretrained, load_tokenizer, read_config
+    from llmpath_core import UserError
+
+    folder = Path(folder)
+    if from_transformers:
+        if not (folder / "config.json").is_file():
+            raise UserError(f"{folder} has no config.json: is it a Hugging Face model folder?")
+        config = json.loads((folder / "config.json").read_text())
+        limit = config.get("max_position_embeddings") or config.get("n_positions")
+    else:
+        read_config(folder)
+        ours = from_pretrained(folder)
+        limit = ours.max_positions
+    encoding = load_tokenizer(folder).encode(text)
+    if limit and len(encoding.ids) > limit:
+        raise UserError(f"the text is {len(encoding.ids)} tokens; the model takes {limit}")
+    ids = torch.tensor([encoding.ids])
+    if not from_transformers:
+        return attention_maps(ours, ids), encoding.tokens
+    try:
+        return hf_attention_maps(folder, ids), encoding.tokens
+    except (ValueError, OSError, KeyError) as exc:
+        raise UserError(f"transformers cannot load {folder}: {str(exc).splitlines()[0]}") from None
+
+
+def layer_summary(heads: list[dict]) -> list[dict]:
+    """Per layer: mean entropy and distance over its heads, and its most focused head."""
+    rows = []
+    for layer in sorted({h["layer"] for h in heads}):
+        in_layer = [h for h in heads if h["layer"] == layer]
+        focused = min(in_layer, key=lambda h: h["entropy"])
+        rows.append(
+            {
+                "layer": layer,
+                "mean_entropy": sum(h["entropy"] for h in in_layer) / len(in_layer),
+                "mean_distance": sum(h["mean_distance"] for h in in_layer) / len(in_layer),
+                "most_focused_head": focused["head"],
+                "its_entropy": focused["entropy"],
+            }
+        )
+    return rows
+
+
+def attention_report(
+    folder: str | Path,
+    text: str,
+    out_dir: str | Path,
+    *,
+    layers: list[int] | None = None,
+    from_transformers: bool = False,
+    name: str | None = None,
+) -> dict:
+    """The attention-plot lab: a heatmap PNG per requested layer (default: all) in ``out_dir``,
+    each head's entropy and mean distance, and a per-layer summary."""
+    from llmpath_core import UserError
+
+    folder = Path(folder)
+    maps, tokens = text_attention_maps(folder, text, from_transformers=from_transformers)
+    n_layers = maps.shape[0]
+    layers = layers or list(range(n_layers))
+    bad = [layer for layer in layers if not 0 <= layer < n_layers]
+    if bad:
+        raise UserError(f"--layer {bad[0]} is out of range: the model has layers 0..{n_layers - 1}")
+    name = (name or folder.name) + ("-transformers" if from_transformers else "")
+    pngs = [
+        str(
+            plot_layer(
+                maps,
+                tokens,
+                layer,
+                Path(out_dir) / f"{name}-layer{layer}.png",
+                title=f"{name}: layer {layer}",
+            )
+        )
+        for layer in layers
+    ]
+    heads = head_summary(maps)
+    return {
+        "model": str(folder),
+        "name": name,
+        "tokens": tokens,
+        "pngs": pngs,
+        "layers": layer_summary(heads),
+        "heads": heads,
+    }
+
+
+__all__ = [
+    "attention_maps",
+    "attention_report",
+    "head_summary",
+    "hf_attention_maps",
+    "layer_summary",
+    "plot_layer",
+    "text_attention_maps",
+]

