@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from ch13_quantization.awq import capture_inputs, search_scale
@@ -27,6 +28,37 @@ def test_awq_scale_search_protects_salient_channels():
     err_awq = (x @ (w - fake_quantize(w * s, spec) / s).T).pow(2).mean()
     err_rtn = (x @ (w - fake_quantize(w, spec)).T).pow(2).mean()
     assert err_awq < 0.7 * err_rtn
+
+
+def test_awq_search_equals_brute_force_over_its_grid_on_the_deployed_layer():
+    """For every α of AWQ's grid, build the layer that would be deployed (``rtn_linear`` with the
+    input scale ``s = mean|x|^α`` normalised so ``max·min = 1``) and measure its real output
+    error; ``search_scale`` must pick the same α and ``s``, and beat ``s = 1`` (α = 0, RTN)."""
+    from ch13_quantization.rtn import rtn_linear
+
+    x = _outlier_inputs(seed=6)
+    layer = torch.nn.Linear(64, 32, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(32, 64, generator=torch.Generator().manual_seed(7)) * 0.05)
+    spec = QuantSpec(3, 16)
+    s, alpha, ratio = search_scale(x, [layer.weight.detach()], spec, n_grid=20)
+    with torch.no_grad():
+        ref = layer(x)
+        errors, scales = {}, {}
+        for k in range(20):
+            a = k / 20
+            sa = x.abs().mean(0).pow(a).clamp(min=1e-4)
+            sa = sa / (sa.max() * sa.min()).sqrt()
+            deployed = rtn_linear(layer, spec, smooth=sa)
+            errors[a], scales[a] = float((deployed(x) - ref).pow(2).mean()), sa
+    best = min(errors, key=errors.get)
+    runner_up = sorted(errors.values())[1]
+    assert runner_up > errors[best] * 1.001  # the brute-force winner is not a float tie
+    assert alpha == best
+    assert torch.allclose(s, scales[best])
+    assert torch.equal(scales[0.0], torch.ones(64))  # α = 0 is plain RTN
+    assert errors[best] < 0.7 * errors[0.0]
+    assert ratio == pytest.approx(errors[best] / errors[0.0], rel=1e-3)
 
 
 def test_layers_sharing_an_input_are_grouped(tiny_llama, tokenizer):
@@ -80,13 +112,100 @@ def test_qat_beats_ptq_at_4_bits_from_the_same_start(trained_tiny):
     assert ppl_qat < ppl_ptq - 0.5 * (ppl_ptq - fp)  # QAT recovers half the gap (measured 85%)
 
 
-def test_alpha_sweep_reports_each_alpha_near_the_float_loss(tiny_llama, tokenizer):
-    from ch13_quantization.model_io import calibration_data
+class OneLayerLM(torch.nn.Module):
+    """``input_ids`` -> embedding (two planted outlier channels, 30x) -> one ``nn.Linear``.
+
+    The smallest thing the model-level SmoothQuant code runs on: the linear layer's inputs are
+    the embedding rows of the calibration tokens, so their per-channel ranges are known exactly.
+    """
+
+    def __init__(self, vocab: int = 64, d: int = 64, out: int = 48, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.embed = torch.nn.Embedding(vocab, d)
+        self.proj = torch.nn.Linear(d, out)
+        with torch.no_grad():
+            self.embed.weight.copy_(torch.randn(vocab, d, generator=gen))
+            self.embed.weight[:, OUTLIERS] *= 30
+            self.proj.weight.copy_(torch.randn(out, d, generator=gen) * 0.05)
+            self.proj.bias.copy_(torch.randn(out, generator=gen) * 0.01)
+
+    def forward(self, input_ids, use_cache=False, labels=None):
+        return self.proj(self.embed(input_ids))
+
+
+OUTLIERS = [3, 17]
+
+
+def _one_layer_lm():
+    model = OneLayerLM()
+    tokens = torch.randint(0, 64, (8, 32), generator=torch.Generator().manual_seed(1))
+    return model, tokens
+
+
+@pytest.mark.parametrize("alpha", [0.25, 0.5, 0.9])
+def test_smoothing_scales_follow_the_formula_and_are_exact(alpha):
+    from ch13_quantization.smoothquant import smooth_model, smoothing_scales
+
+    model, tokens = _one_layer_lm()
+    with torch.no_grad():
+        x = model.embed(tokens).reshape(-1, 64)
+        ref = model(tokens)
+    x_max = x.abs().amax(0)
+    w_max = model.proj.weight.abs().amax(0)
+    s = smoothing_scales(model, tokens, alpha)["proj"]
+    assert torch.allclose(s, x_max**alpha / w_max ** (1 - alpha), rtol=1e-5)
+    smoothed = smooth_model(copy.deepcopy(model), {"proj": s})
+    with torch.no_grad():
+        out = smoothed(tokens)
+    # an exact reparametrisation: only fp32 rounding of x / s and W·s (outputs ~0.5)
+    assert (out - ref).abs().max() < 1e-5
+    # the ranges move as the formula says: activations max|X_j|^(1-a) max|W_j|^(1-a) ...
+    act_range = (x / s).abs().amax(0)
+    w_range = smoothed.proj.weight.abs().amax(0)
+    assert torch.allclose(act_range, (x_max * w_max) ** (1 - alpha), rtol=1e-4)
+    assert torch.allclose(w_range, (x_max * w_max) ** alpha, rtol=1e-4)
+    # ... so the outlier channels stop dominating the per-tensor activation range
+    ratio_before = x_max.max() / x_max.median()
+    ratio_after = act_range.max() / act_range.median()
+    assert ratio_before > 20 and ratio_after < ratio_before ** (1 - alpha) * 1.5
+
+
+def test_smoothquant_w8a8_beats_plain_w8a8_on_planted_outliers():
+    """Per-tensor static int8 activations: smoothing at the best α cuts the layer's output error
+    well below plain W8A8 (α = 0), through the model-level code path (QuantLinear)."""
+    from ch13_quantization.smoothquant import smoothquant_quantize
+
+    model, tokens = _one_layer_lm()
+    test_tokens = torch.randint(0, 64, (8, 32), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = model(test_tokens)
+
+    def error(alpha):
+        q = smoothquant_quantize(copy.deepcopy(model), tokens, alpha)
+        with torch.no_grad():
+            return float((q(test_tokens) - ref).pow(2).mean() / ref.pow(2).mean())
+
+    errors = {alpha: error(alpha) for alpha in (0.0, 0.25, 0.5, 0.75, 0.9)}
+    best = min(errors, key=errors.get)
+    assert best > 0
+    assert errors[best] < 0.3 * errors[0.0]
+    assert errors[0.0] > 1e-4  # plain W8A8 really suffers from the 30x channels
+
+
+def test_alpha_sweep_finds_an_alpha_that_beats_plain_w8a8(trained_tiny):
+    """On a trained tiny Llama (its MLP inputs have outlier channels), the held-out loss of W8A8
+    at the sweep's best α > 0 closes most of plain W8A8's gap to the float loss. With the decoder
+    weights zeroed, or smoothing that does nothing, every α would tie and this fails."""
+    from ch13_quantization.model_io import calibration_data, load_model
     from ch13_quantization.smoothquant import alpha_sweep, calibration_loss
 
-    tokens = calibration_data(tiny_llama, tokenizer, n_samples=4, seq_len=32)
-    rows = alpha_sweep(tiny_llama, tokens, alphas=(0.0, 0.5))
-    assert [r["alpha"] for r in rows] == [0.0, 0.5]
-    fp = calibration_loss(tiny_llama, tokens[2:])
-    for row in rows:  # W8A8 on a random tiny model: within 1% of the float loss
-        assert abs(row["loss"] - fp) < 0.01 * fp
+    model, tokenizer = load_model(trained_tiny)
+    tokens = calibration_data(model, tokenizer, n_samples=8, seq_len=64)
+    rows = alpha_sweep(model, tokens, alphas=(0.0, 0.5, 0.75))
+    assert [r["alpha"] for r in rows] == [0.0, 0.5, 0.75]
+    fp = calibration_loss(model, tokens[4:])
+    plain = rows[0]["loss"]
+    best = min(rows[1:], key=lambda r: r["loss"])["loss"]
+    assert plain > fp + 1e-3  # W8A8 without smoothing costs loss (measured +0.008 nats)
+    assert best < plain - 0.5 * (plain - fp)  # smoothing recovers most of it (measured >100%)

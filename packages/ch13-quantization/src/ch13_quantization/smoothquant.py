@@ -9,6 +9,11 @@ input channel ``j`` by
 and multiplies the weight column by it (the float layer is unchanged). ``α`` trades activation
 difficulty for weight difficulty: 0 leaves activations alone, 1 flattens them completely into
 the weights. :func:`alpha_sweep` tries several α on calibration data and reports the loss of each.
+
+After smoothing, channel ``j``'s activation range is ``max|X_j| / s_j = max|X_j|^(1-α) ·
+max|W_:,j|^(1-α)`` and its weight range ``max|W_:,j| · s_j = max|X_j|^α · max|W_:,j|^α``: at
+α = 0.5 the two are equal in every channel. :func:`smooth_model` applies the scales without
+quantizing (:class:`SmoothedLinear`), so the reparametrisation itself can be checked.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import copy
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ch13_quantization.awq import capture_inputs
-from ch13_quantization.model_io import DEFAULT_SKIP, find_linears
+from ch13_quantization.model_io import DEFAULT_SKIP, find_linears, set_module
 from ch13_quantization.rtn import w8a8_quantize
 
 
@@ -41,6 +47,37 @@ def smoothing_scales(
         for name in group:
             scales[name] = s
     return scales
+
+
+class SmoothedLinear(nn.Module):
+    """A float linear layer after smoothing: ``y = (x / s) (W·diag(s))ᵀ + b``, equal to ``W x + b``.
+
+    The same computation as a smoothed :class:`~ch13_quantization.qlinear.QuantLinear`, without
+    the rounding: the input is divided by ``s`` and the stored weight is ``W·diag(s)``.
+    """
+
+    def __init__(self, layer: nn.Linear, s: torch.Tensor) -> None:
+        super().__init__()
+        self.in_features, self.out_features = layer.in_features, layer.out_features
+        w = layer.weight.detach().float()
+        self.weight = nn.Parameter(w * s[None, :].float(), requires_grad=False)
+        self.smooth = nn.Parameter(s.detach().float().clone(), requires_grad=False)
+        self.bias = (
+            nn.Parameter(layer.bias.detach().float().clone(), requires_grad=False)
+            if layer.bias is not None
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.float() / self.smooth, self.weight, self.bias).to(x.dtype)
+
+
+@torch.no_grad()
+def smooth_model(model: nn.Module, scales: dict[str, torch.Tensor]) -> nn.Module:
+    """Replace every layer in ``scales`` by its :class:`SmoothedLinear` (in place, no rounding)."""
+    for name, s in scales.items():
+        set_module(model, name, SmoothedLinear(model.get_submodule(name), s))
+    return model
 
 
 @torch.no_grad()
@@ -89,8 +126,10 @@ def alpha_sweep(
 
 
 __all__ = [
+    "SmoothedLinear",
     "alpha_sweep",
     "calibration_loss",
+    "smooth_model",
     "smoothing_scales",
     "smoothquant_quantize",
 ]
