@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pyarrow as pa
@@ -5,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from llmpath_core import UserError, load_documents, load_text, tiny_stories
-from llmpath_core.data import pydoc
+from llmpath_core.data import prose, pydoc
 from llmpath_core.data.stories import DEFAULT_SEED, iter_stories, story_split
 
 
@@ -46,9 +47,44 @@ def test_stream_is_reproducible():
 def test_pydoc_is_frozen_with_a_checksum():
     assert pydoc.checksum() == pydoc.FROZEN_SHA256
     train, validation = pydoc.pydoc_prose("train"), pydoc.pydoc_prose("validation")
-    assert len(train) + len(validation) == len(pydoc.pydoc_topics()) == 79
-    assert not set(train) & set(validation) and len(validation) >= 5
+    test = pydoc.pydoc_prose("test")
+    assert len(train) + len(validation) + len(test) == len(pydoc.pydoc_topics()) == 79
+    assert not set(train) & set(validation) and not set(train) & set(test)
+    assert len(validation) >= 5 and len(test) >= 5
     assert "def" in " ".join(train)
+    # the validation topics are the ones the two-way split of llmpath-core 0.2 held out
+    old_validation = [
+        name
+        for name in pydoc.pydoc_topics()
+        if int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 100 < 15
+    ]
+    assert [n for n in pydoc.pydoc_topics() if pydoc.topic_split(n) == "validation"] == (
+        old_validation
+    )
+
+
+def test_docstrings_are_frozen_and_split_by_module():
+    docs = prose.stdlib_docstrings()
+    assert len(docs) == 259 and "json" in docs and "Module json" in docs["json"]
+    splits = {s: prose.docstring_prose(s) for s in prose.SPLITS}
+    assert sum(len(v) for v in splits.values()) == len(docs)
+    assert not set(splits["train"]) & (set(splits["validation"]) | set(splits["test"]))
+    assert sum(map(len, splits["train"])) > 1_000_000  # real prose, over a megabyte
+    assert prose.all_prose("test") == pydoc.pydoc_prose("test") + splits["test"]
+
+
+def test_mix_interleaves_stories_and_prose_a_third_each_way():
+    docs = load_documents("mix", max_chars=600_000)
+    prose_docs = set(prose.all_prose("train"))
+    prose_chars = sum(len(d) for d in docs if d in prose_docs)
+    assert 0.28 < prose_chars / sum(len(d) for d in docs) < 0.45
+    assert docs[:3] == load_documents("mix", max_chars=100_000)[:3]  # prefix of a larger one
+    held_out = load_documents("mix:test", max_chars=200_000)
+    assert not set(held_out) & set(docs)
+    assert set(held_out) & set(prose.all_prose("test"))  # the test mix holds test prose
+    # without a size the mix holds all of a split's prose and twice as much story text
+    full = load_documents("mix:validation")
+    assert prose_docs.isdisjoint(full) and set(prose.all_prose("validation")) <= set(full)
 
 
 def test_bundled_names_and_split_suffix():
@@ -57,8 +93,13 @@ def test_bundled_names_and_split_suffix():
     )
     text = load_text("pydoc", max_chars=1000)
     assert len(text) <= 1000 + 2 * 10
+    assert load_documents("mix:test", max_chars=5_000) == load_documents(
+        "mix", split="test", max_chars=5_000
+    )
+    for name in ("stories", "pydoc", "docstrings", "prose", "mix"):
+        assert load_text(f"{name}:test", max_chars=2_000).strip()
     with pytest.raises(UserError, match="unknown split"):
-        load_text("stories:test")
+        load_text("stories:dev")
 
 
 def test_local_text_jsonl_and_parquet(tmp_path):

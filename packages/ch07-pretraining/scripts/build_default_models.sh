@@ -14,21 +14,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 work="${WORK:-.llmpath/build-models}"
-dest=shared/src/llmpath_core/models
-results=packages/ch07-pretraining/benchmarks/default-models
+dest="${DEST:-shared/src/llmpath_core/models}"
+results="${RESULTS:-packages/ch07-pretraining/benchmarks/default-models}"
+max_chars="${MAX_CHARS:-12000000}"
 steps="${STEPS:-500}"
 capacity_steps="${CAPACITY_STEPS:-125}"
 read -r -a ch07 <<< "${CH07:-uv run ch07-pretraining}"
 mkdir -p "$work" "$results"
 
-prepare_cmd="ch07-pretraining prepare --corpus mix --vocab-size 4096 --max-chars 12000000 --out DATA"
-"${ch07[@]}" prepare --corpus mix --vocab-size 4096 --max-chars 12000000 --out "$work/data" --json \
-    > "$work/data.json"
+prepare_cmd="ch07-pretraining prepare --corpus mix --vocab-size 4096 --max-chars $max_chars --out DATA"
+if [ ! -f "$work/data/meta.json" ]; then
+    "${ch07[@]}" prepare --corpus mix --vocab-size 4096 --max-chars "$max_chars" \
+        --out "$work/data" --json > "$work/data.json"
+fi
 
 # timed NAME ARGS...: run `ch07-pretraining train ARGS`, write its wall-clock seconds and result
+# (a run that already finished in $work is kept, so an interrupted build picks up where it stopped)
 timed() {
     local name=$1 start
     shift
+    [ -f "$work/$name.seconds" ] && return
     start=$(date +%s)
     "${ch07[@]}" train --preset default --data "$work/data" --seed 0 --eval-every 100 \
         --checkpoint-every 0 --out "$work/$name" --json "$@" > "$work/$name.json"
