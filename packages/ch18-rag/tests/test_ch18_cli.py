@@ -1,4 +1,4 @@
-"""The console script through subprocesses: --json output, and one-line exit-2 errors."""
+"""The console script: --json output in process, and one-line exit-2 errors through subprocesses."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ import pytest
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
+def cli_in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """The console script's entry point in this process (no interpreter and torch start-up)."""
+    from ch18_rag.cli import app
+    from llmpath_core.cli import run_app
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_app(app, list(args))
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ch18_rag.cli", *args],
@@ -25,8 +37,8 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def cli_index(tmp_path_factory):
+@pytest.fixture
+def cli_index(tmp_path_factory, capsys):
     root = tmp_path_factory.mktemp("cli")
     (root / "docs").mkdir()
     (root / "docs" / "zed.md").write_text(
@@ -34,15 +46,18 @@ def cli_index(tmp_path_factory):
         "in 1432.\n\n# Yam\n\nThe capital of Yam is Ulo.\n"
     )
     (root / "docs" / "t.csv").write_text("river,length\nQuill,300 km\n")
-    done = cli("ingest", str(root / "docs"), "--index", str(root / "idx"), "--size", "32", "--json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    code, out, err = cli_in_process(
+        capsys, "ingest", str(root / "docs"), "--index", str(root / "idx"), "--size", "32", "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
     assert (report["added"], report["chunks"], report["embedded"]) == (2, 3, 3)
     return root
 
 
-def test_query_json(cli_index):
-    done = cli(
+def test_query_json(cli_index, capsys):
+    code, out, err = cli_in_process(
+        capsys,
         "query",
         "What is the capital of Yam?",
         "--index",
@@ -53,8 +68,8 @@ def test_query_json(cli_index):
         "hybrid",
         "--json",
     )
-    assert done.returncode == 0, done.stderr
-    hits = json.loads(done.stdout)["hits"]
+    assert code == 0, err
+    hits = json.loads(out)["hits"]
     assert len(hits) == 2 and set(hits[0]) == {"chunk_id", "source", "score", "text"}
     assert "Ulo" in hits[0]["text"] and hits[0]["chunk_id"].endswith("zed.md#1")
 
