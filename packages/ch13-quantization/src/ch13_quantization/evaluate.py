@@ -18,6 +18,21 @@ from ch13_quantization.serialize import memory_bytes
 EVAL_SOURCE = "stories:validation"
 
 
+def evaluation(
+    model: nn.Module,
+    tokenizer,
+    source: str = EVAL_SOURCE,
+    *,
+    max_chars: int | None = 60_000,
+    seq_len: int | None = None,
+) -> dict:
+    """The full ``evaluate_lm`` result (loss, perplexity, standard errors, per-window nats)."""
+    from llmpath_core.models import evaluate_lm
+
+    seq_len = seq_len or context_length(model)
+    return evaluate_lm(model, tokenizer, source, seq_len=seq_len, max_chars=max_chars)
+
+
 def perplexity(
     model: nn.Module,
     tokenizer,
@@ -73,4 +88,4 @@ def evaluate_model(
     }
 
 
-__all__ = ["EVAL_SOURCE", "evaluate_model", "perplexity", "tokens_per_second"]
+__all__ = ["EVAL_SOURCE", "evaluate_model", "evaluation", "perplexity", "tokens_per_second"]
