@@ -53,3 +53,18 @@ def test_bad_corpus_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="not a prepared data folder"):
         TokenData.open(tmp_path)
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_prepare_cached_prepares_once_per_distinct_corpus(tmp_path):
+    from ch07_pretraining.data import prepare_cached
+
+    folder, meta, cached = prepare_cached("stories", tmp_path, vocab_size=300, max_chars=20_000)
+    assert not cached and (folder / "train.bin").is_file() and meta["vocab_size"] == 300
+    stamp = (folder / "train.bin").stat().st_mtime_ns
+    again, meta_again, cached = prepare_cached(
+        "stories", tmp_path, vocab_size=300, max_chars=20_000
+    )
+    assert cached and again == folder and meta_again == meta
+    assert (folder / "train.bin").stat().st_mtime_ns == stamp  # read, not rewritten
+    other, _, cached = prepare_cached("stories", tmp_path, vocab_size=300, max_chars=30_000)
+    assert not cached and other != folder  # other text, other folder: never stale tokens

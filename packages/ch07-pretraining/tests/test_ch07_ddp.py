@@ -48,6 +48,7 @@ def test_two_processes_equal_one_process(tiny_config, tmp_path):
     assert len(single_spiky["rollbacks"]) == len(results["fsdp-spiky"]["rollbacks"]) == 1
 
 
+@pytest.mark.slow  # fp16 autocast is slow on CPU; test_ch07_precision.py checks the scaler fast
 def test_fp16_with_grad_scaler_trains(tiny_config, tmp_path):
     """fp16 autocast + GradScaler (CPU autocast supports fp16): the loss falls like fp32's."""
     fp32 = train(tiny_config(checkpoint_every=0), tmp_path / "fp32")

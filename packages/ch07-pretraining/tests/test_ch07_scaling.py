@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +50,16 @@ def test_scaling_experiment_end_to_end(tiny_config, tmp_path):
     # the token axis: two evaluations per run (steps 2 and 4), fitted jointly on three sizes
     assert [d for d, _ in result["points"][0]["curve"]] == [2 * 8 * 32, 4 * 8 * 32]
     assert math.isfinite(result["joint_predicted_loss"])
+
+
+def test_scaling_lab_on_prepared_data_writes_both_plots(tiny_data, tmp_path):
+    from ch07_pretraining.scaling import scaling_lab, summary_rows
+
+    result = scaling_lab(tmp_path, [1, 2, 3, 4], steps=2, data=tiny_data)
+    assert result["corpus"] == str(tiny_data) and result["held_out_depth"] == 4
+    assert [p["depth"] for p in result["points"]] == [1, 2, 3, 4]
+    assert not (tmp_path / "data").exists()  # the given data is used, nothing is prepared
+    assert [Path(p).name for p in result["plots"]] == ["scaling.png", "scaling_tokens.png"]
+    assert all(Path(p).stat().st_size > 1000 for p in result["plots"])
+    rows = summary_rows(result)
+    assert rows[-1] == {"what": "actual", "value": f"{result['actual_loss']:.4f}"}

@@ -344,85 +344,20 @@ def scaling(
     run: Run,
     depths: str = typer.Option("1,2,3,4,5,6", help="depths to train; the largest is predicted"),
     steps: int = typer.Option(150, help="optimizer steps per size (same data for all)"),
+    corpus: str = typer.Option("stories", help="corpus to train on (stories, pydoc, mix, a file)"),
 ) -> dict:
     """Train several sizes on one budget, fit L(N) and L(N, D), predict the largest size."""
-    from ch07_pretraining.data import prepare_corpus
-    from ch07_pretraining.model import get_preset
-    from ch07_pretraining.scaling import N_REF, JointFit, PowerLawFit, scaling_experiment
-    from ch07_pretraining.train import TrainConfig
-    from llmpath_core import line_plot
+    from ch07_pretraining.scaling import scaling_lab, summary_rows
 
     try:
         depth_list = [int(d) for d in depths.split(",") if d.strip()]
     except ValueError:
         raise UserError(f"--depths must be comma-separated integers, got {depths!r}") from None
-    p = get_preset("tiny")
     root = run.out_path(artefact_path("ch07", "scaling", time.strftime("%Y%m%d-%H%M%S")))
-    if not (root / "data" / "meta.json").is_file():
-        prepare_corpus("stories", root / "data", vocab_size=p.vocab_size, max_chars=p.max_chars)
-    config = TrainConfig(
-        data=str(root / "data"),
-        seq_len=p.seq_len,
-        batch_size=p.batch_size,
-        max_steps=steps,
-        warmup_steps=max(1, steps // 20),
-        eval_every=max(1, steps // 5),  # five points per size: the token axis
-        checkpoint_every=0,
-        seed=run.seed,
-    )
-    result = scaling_experiment(config, depth_list, root, log=run.log)
-    fit = PowerLawFit(result["fit"]["E"], result["fit"]["A"], result["fit"]["alpha"])
-    ns = [pt["params"] for pt in result["points"]]
-    grid = [ns[0] * (ns[-1] / ns[0]) ** (i / 40) for i in range(41)]
-    line_plot(
-        root / "scaling.png",
-        {
-            "trained": (ns, [pt["val_loss"] for pt in result["points"]]),
-            "fit (largest held out)": (grid, [float(fit.predict(n)) for n in grid]),
-        },
-        title=f"L(N) = {fit.E:.2f} + {fit.A:.2f}·(N/{N_REF:.0e})^-{fit.alpha:.2f}",
-        xlabel="non-embedding parameters N",
-        ylabel="validation loss (nats/token)",
-        logx=True,
-    )
-    rows = [
-        {"what": "L(N) fit", "value": f"E={fit.E:.3f} A={fit.A:.3f} alpha={fit.alpha:.3f}"},
-        {
-            "what": f"L(N) predicts depth {result['held_out_depth']}",
-            "value": f"{result['predicted_loss']:.4f} ({100 * result['relative_error']:.1f}% off)",
-        },
-        {"what": "actual", "value": f"{result['actual_loss']:.4f}"},
-    ]
-    if "joint_fit" in result:
-        j = JointFit(*(result["joint_fit"][k] for k in ("E", "A", "alpha", "B", "beta")))
-        rows[1:1] = [
-            {
-                "what": "L(N, D) fit",
-                "value": f"E={j.E:.3f} A={j.A:.3f} alpha={j.alpha:.3f} B={j.B:.3f} "
-                f"beta={j.beta:.3f}",
-            },
-            {
-                "what": f"L(N, D) predicts depth {result['held_out_depth']}",
-                "value": f"{result['joint_predicted_loss']:.4f} "
-                f"({100 * result['joint_relative_error']:.1f}% off)",
-            },
-        ]
-        series = {}
-        for pt in result["points"]:
-            ds = [d for d, _ in pt["curve"]]
-            series[f"depth {pt['depth']}"] = (ds, [loss for _, loss in pt["curve"]])
-            series[f"fit {pt['depth']}"] = (ds, [float(j.predict(pt["params"], d)) for d in ds])
-        line_plot(
-            root / "scaling_tokens.png",
-            series,
-            title="loss vs tokens seen: L(N, D) fitted on all but the largest size",
-            xlabel="tokens seen D",
-            ylabel="validation loss (nats/token)",
-            logx=True,
-        )
+    result = scaling_lab(root, depth_list, steps=steps, corpus=corpus, seed=run.seed, log=run.log)
     table = [{k: v for k, v in pt.items() if k != "curve"} for pt in result["points"]]
-    run.table(table, title="final validation loss per size")
-    run.table(rows, title=f"scaling laws ({root / 'scaling.png'}, scaling_tokens.png)")
+    run.table(table, title=f"final validation loss per size ({corpus})")
+    run.table(summary_rows(result), title=f"scaling laws ({', '.join(result['plots'])})")
     return {**result, "out": str(root)}
 
 
@@ -470,26 +405,39 @@ def curriculum(
 @command(app, device=False)
 def demo(
     run: Run,
-    steps: int = typer.Option(150, help="training steps (about 1 minute on 2 CPU cores)"),
+    steps: int = typer.Option(150, help="training steps (about half a minute on 2 CPU cores)"),
+    threads: int = typer.Option(1, help="torch CPU threads (1 is fastest for this tiny model)"),
 ) -> dict:
-    """Prepare the bundled stories, pretrain a tiny Llama for ~1 minute, show the loss fall."""
-    from ch07_pretraining.data import prepare_corpus
+    """Pretrain a tiny Llama from zero on the bundled stories and show the loss fall.
+
+    The packed corpus is prepared once and cached under $LLMPATH_HOME/ch07/demo; the training
+    itself runs every time. `scaling`, `efficiency`, `curriculum` and `train --preset small` are
+    the longer labs.
+    """
+    import torch
+
+    from ch07_pretraining.data import prepare_cached
     from ch07_pretraining.model import get_preset
     from ch07_pretraining.sample import generate
     from ch07_pretraining.train import TrainConfig
     from ch07_pretraining.train import train as train_run
 
-    if steps < 1:
-        raise UserError("--steps must be at least 1")
+    if steps < 1 or threads < 0:
+        raise UserError("--steps must be at least 1 and --threads at least 0")
+    if threads:
+        torch.set_num_threads(threads)
     p = get_preset("tiny")
+    started = time.perf_counter()
+    data, meta, cached = prepare_cached(
+        "stories", artefact_path("ch07", "demo"), vocab_size=p.vocab_size, max_chars=p.max_chars
+    )
+    run.log(f"corpus {'read from the cache' if cached else 'prepared and cached'}: {data}")
     with tempfile.TemporaryDirectory() as tmp:
-        root = run.out_path(Path(tmp))
-        started = time.perf_counter()
-        meta = prepare_corpus(
-            "stories", root / "data", vocab_size=p.vocab_size, max_chars=p.max_chars
-        )
+        run_dir = run.out_path(Path(tmp)) / "run"
+        if (run_dir / "checkpoints").exists():
+            raise UserError(f"{run_dir} already holds a run: choose another --out")
         config = TrainConfig(
-            data=str(root / "data"),
+            data=str(data),
             depth=p.depth,
             seq_len=p.seq_len,
             batch_size=p.batch_size,
@@ -499,12 +447,9 @@ def demo(
             checkpoint_every=max(1, steps // 3),
             seed=run.seed,
         )
-        run_dir = root / "run"
-        if (run_dir / "checkpoints").exists():
-            raise UserError(f"{run_dir} already holds a run: choose another --out")
         result = train_run(config, run_dir, log=run.log)
         text = generate(run_dir, "Once upon a time", max_new_tokens=40, seed=run.seed)
-        seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     run.table(
         [
             {"what": "corpus", "value": f"stories, {meta['train_tokens']:,} train tokens"},
@@ -521,6 +466,10 @@ def demo(
         title="ch07 demo: pretraining a tiny Llama from zero",
     )
     run.show(f"[bold]sample:[/bold] Once upon a time{text}")
+    run.show(
+        "longer labs: `ch07-pretraining scaling` (fit a scaling law), `efficiency` (precision, "
+        "checkpointing, MFU), `curriculum`, `train --preset small`"
+    )
     return {
         "showed": f"a {result['parameters']:,}-parameter Llama pretrained from zero on the bundled "
         f"stories for {steps} steps",
@@ -532,6 +481,7 @@ def demo(
         "tokens_per_s": result["tokens_per_s"],
         "parameters": result["parameters"],
         "sample": "Once upon a time" + text,
+        "corpus_cached": cached,
         "seconds": seconds,
     }
 

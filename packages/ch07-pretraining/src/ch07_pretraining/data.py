@@ -195,6 +195,33 @@ class TokenData:
             yield block[:, :-1], block[:, 1:]
 
 
+def prepare_cached(
+    source: str,
+    cache_root: str | os.PathLike,
+    *,
+    vocab_size: int = 4096,
+    max_chars: int | None = 2_000_000,
+    val_fraction: float = 0.05,
+) -> tuple[Path, dict, bool]:
+    """:func:`prepare_corpus` once per distinct input: ``(folder, meta, was_cached)``.
+
+    Preparing is deterministic, so the folder under ``cache_root`` is named after a hash of the
+    documents themselves and the settings: a changed corpus gets a new folder, never stale tokens.
+    """
+    import hashlib
+
+    train_docs, val_docs = _split_documents(source, max_chars, val_fraction)
+    digest = hashlib.sha256(json.dumps([vocab_size, train_docs, val_docs]).encode()).hexdigest()
+    name = Path(source.partition(":")[0]).name or "corpus"
+    folder = Path(cache_root) / f"{name}-{vocab_size}-{digest[:12]}"
+    if (folder / "meta.json").is_file():
+        return folder, json.loads((folder / "meta.json").read_text()), True
+    meta = prepare_corpus(
+        source, folder, vocab_size=vocab_size, max_chars=max_chars, val_fraction=val_fraction
+    )
+    return folder, meta, False
+
+
 def nats_to_bits_per_byte(total_nats: float, total_bytes: int) -> float:
     """Convert a summed cross-entropy (nats) over ``total_bytes`` bytes to bits per byte."""
     return total_nats / (math.log(2) * max(1, total_bytes))
@@ -204,6 +231,7 @@ __all__ = [
     "EOS",
     "TokenData",
     "nats_to_bits_per_byte",
+    "prepare_cached",
     "prepare_corpus",
     "token_byte_lengths",
     "train_tokenizer",

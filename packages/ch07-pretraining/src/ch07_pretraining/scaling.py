@@ -181,6 +181,125 @@ def scaling_experiment(config, depths, run_root: str | os.PathLike, log=None) ->
     return result
 
 
+def scaling_lab(
+    run_root: str | os.PathLike,
+    depths=(1, 2, 3, 4, 5, 6),
+    *,
+    steps: int = 150,
+    corpus: str = "stories",
+    data: str | os.PathLike | None = None,
+    seed: int = 0,
+    log=None,
+) -> dict:
+    """The ``scaling`` lab: tiny-preset runs at each depth on one corpus, both fits, both plots.
+
+    ``data`` is a folder from :func:`~ch07_pretraining.data.prepare_corpus`; without it ``corpus``
+    (any source ``prepare_corpus`` takes: ``stories``, ``pydoc``, ``mix``, a file...) is packed
+    into ``run_root/data`` with the tiny preset's vocabulary (reused when already there). Writes
+    ``scaling.png`` (and ``scaling_tokens.png`` with the joint fit) into ``run_root`` and returns
+    :func:`scaling_experiment`'s result with the corpus and the plot paths added.
+    """
+    from ch07_pretraining.data import prepare_corpus
+    from ch07_pretraining.model import get_preset
+    from ch07_pretraining.train import TrainConfig
+
+    if steps < 1:
+        raise UserError("steps must be at least 1")
+    root = Path(run_root)
+    preset = get_preset("tiny")
+    source = corpus if data is None else str(data)
+    if data is None:
+        data = root / "data"
+        if not (data / "meta.json").is_file():
+            prepare_corpus(corpus, data, vocab_size=preset.vocab_size, max_chars=preset.max_chars)
+    config = TrainConfig(
+        data=str(data),
+        seq_len=preset.seq_len,
+        batch_size=preset.batch_size,
+        max_steps=steps,
+        warmup_steps=max(1, steps // 20),
+        eval_every=max(1, steps // 5),  # five points per size: the token axis
+        checkpoint_every=0,
+        seed=seed,
+    )
+    result = scaling_experiment(config, depths, root, log=log)
+    plots = plot_scaling(result, root)
+    return {**result, "corpus": source, "plots": plots}
+
+
+def summary_rows(result: dict) -> list[dict]:
+    """The lab's result table: each fit, its prediction of the held-out size, the actual loss."""
+    fit, held_out = result["fit"], result["held_out_depth"]
+    rows = [
+        {
+            "what": "L(N) fit",
+            "value": f"E={fit['E']:.3f} A={fit['A']:.3f} alpha={fit['alpha']:.3f}",
+        },
+        {
+            "what": f"L(N) predicts depth {held_out}",
+            "value": f"{result['predicted_loss']:.4f} ({100 * result['relative_error']:.1f}% off)",
+        },
+        {"what": "actual", "value": f"{result['actual_loss']:.4f}"},
+    ]
+    if "joint_fit" in result:
+        j = result["joint_fit"]
+        rows[1:1] = [
+            {
+                "what": "L(N, D) fit",
+                "value": f"E={j['E']:.3f} A={j['A']:.3f} alpha={j['alpha']:.3f} B={j['B']:.3f} "
+                f"beta={j['beta']:.3f}",
+            },
+            {
+                "what": f"L(N, D) predicts depth {held_out}",
+                "value": f"{result['joint_predicted_loss']:.4f} "
+                f"({100 * result['joint_relative_error']:.1f}% off)",
+            },
+        ]
+    return rows
+
+
+def plot_scaling(result: dict, out_dir: str | os.PathLike) -> list[str]:
+    """``scaling.png`` (loss vs N with the L(N) fit) and, with a joint fit,
+    ``scaling_tokens.png`` (loss vs tokens per size with the L(N, D) fit)."""
+    from llmpath_core import line_plot
+
+    out_dir = Path(out_dir)
+    fit = PowerLawFit(result["fit"]["E"], result["fit"]["A"], result["fit"]["alpha"])
+    ns = [pt["params"] for pt in result["points"]]
+    grid = [ns[0] * (ns[-1] / ns[0]) ** (i / 40) for i in range(41)]
+    plots = [
+        line_plot(
+            out_dir / "scaling.png",
+            {
+                "trained": (ns, [pt["val_loss"] for pt in result["points"]]),
+                "fit (largest held out)": (grid, [float(fit.predict(n)) for n in grid]),
+            },
+            title=f"L(N) = {fit.E:.2f} + {fit.A:.2f}·(N/{N_REF:.0e})^-{fit.alpha:.2f}",
+            xlabel="non-embedding parameters N",
+            ylabel="validation loss (nats/token)",
+            logx=True,
+        )
+    ]
+    if "joint_fit" in result:
+        joint = JointFit(*(result["joint_fit"][k] for k in ("E", "A", "alpha", "B", "beta")))
+        series = {}
+        for pt in result["points"]:
+            ds = [d for d, _ in pt["curve"]]
+            series[f"depth {pt['depth']}"] = (ds, [loss for _, loss in pt["curve"]])
+            series[f"fit {pt['depth']}"] = (ds, [float(joint.predict(pt["params"], d)) for d in ds])
+        plots.append(
+            line_plot(
+                out_dir / "scaling_tokens.png",
+                series,
+                title="loss vs tokens seen: L(N, D) fitted on all but the largest size",
+                xlabel="tokens seen D",
+                ylabel="validation loss (nats/token)",
+                logx=True,
+            )
+        )
+    return [str(p) for p in plots]
+
+
 __all__ = [
     "JointFit",
     "PowerLawFit",
@@ -188,5 +307,8 @@ __all__ = [
     "fit_power_law",
     "loss_curve",
     "non_embedding_parameters",
+    "plot_scaling",
     "scaling_experiment",
+    "scaling_lab",
+    "summary_rows",
 ]

@@ -321,6 +321,21 @@ def _is_spike(value: float, state: dict, config: TrainConfig) -> bool:
     )
 
 
+def _roll_back(ckpts, history: RunLog, state: dict, position: int, value: float, log) -> dict:
+    """Restore the last checkpoint and skip batch ``position`` from then on; the new loop state."""
+    bad_step = state["step"] + 1
+    state = ckpts.restore(latest_checkpoint(ckpts.run_dir))
+    history.rewind(state["step"])
+    state["skipped"] = sorted({*state["skipped"], position})
+    event = {"step": bad_step, "event": "rollback", "loss": value}
+    history.events.append({**event, "to_step": state["step"], "skipped_batch": position})
+    log(
+        f"loss spike {value:.3g} at step {bad_step}: rolled back to step "
+        f"{state['step']} and skipped batch {position}"
+    )
+    return state
+
+
 def train(
     config: TrainConfig,
     run_dir: str | os.PathLike,
@@ -416,23 +431,7 @@ def train(
                         f"loss {value:.3g} at step {state['step'] + 1} and no way to recover "
                         f"(after {rollbacks - 1} rollbacks): lower --lr or raise the spike factor"
                     )
-                bad_step = state["step"] + 1
-                state = ckpts.restore(latest_checkpoint(run_dir))
-                history.rewind(state["step"])
-                state["skipped"] = sorted({*state["skipped"], position})
-                history.events.append(
-                    {
-                        "step": bad_step,
-                        "event": "rollback",
-                        "loss": value,
-                        "to_step": state["step"],
-                        "skipped_batch": position,
-                    }
-                )
-                log(
-                    f"loss spike {value:.3g} at step {bad_step}: rolled back to step "
-                    f"{state['step']} and skipped batch {position}"
-                )
+                state = _roll_back(ckpts, history, state, position, value, log)
                 continue
             lr = optimizer.param_groups[0]["lr"]
             grad_norm = amp.clip_and_step(optimizer, model.parameters(), config.grad_clip)
