@@ -246,13 +246,16 @@ def _pm(value: float | None, se: float | None) -> str:
 def display_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for a table: perplexity to 4 decimals, changes in % with a sign and a paired
     standard error (``ppl_vs_fp32_%``, ``ppl_vs_rtn_%``)."""
-    return [
-        {**r, "perplexity": f"{r['perplexity']:.4f}",
-         "ppl_vs_fp32_%": _pm(r["ppl_vs_fp32_%"], r.get("ppl_vs_fp32_se_%")),
-         "ppl_vs_rtn_%": _pm(r.get("ppl_vs_rtn_%"), r.get("ppl_vs_rtn_se_%")),
-         "size_%": round(r["size_%"], 1), "seconds": round(r["seconds"], 1)}
-        for r in ({k: v for k, v in r.items() if not k.endswith("_se_%")} for r in rows)
-    ]  # fmt: skip
+    shown = []
+    for r in rows:
+        row = {k: v for k, v in r.items() if not k.endswith("_se_%")}
+        row["perplexity"] = f"{r['perplexity']:.4f}"
+        row["ppl_vs_fp32_%"] = _pm(r["ppl_vs_fp32_%"], r.get("ppl_vs_fp32_se_%"))
+        row["ppl_vs_rtn_%"] = _pm(r.get("ppl_vs_rtn_%"), r.get("ppl_vs_rtn_se_%"))
+        row["size_%"] = round(r["size_%"], 1)
+        row["seconds"] = round(r["seconds"], 1)
+        shown.append(row)
+    return shown
 
 
 def plot_comparison(rows: Sequence[dict[str, Any]], path) -> Path:
