@@ -3,7 +3,7 @@
 Run with the interpreter whose documentation should be frozen (the shipped copy came from
 CPython 3.11.7):
 
-    python shared/scripts/freeze_docstrings.py shared/src/llmpath_core/data/stdlib_docstrings.json.gz
+    cd shared && python scripts/freeze_docstrings.py src/llmpath_core/data/stdlib_docstrings.json.gz
 
 One document per public module: the module docstring, then each public class, function and method
 docstring under a ``name(signature)`` heading, in source order. Modules that open windows, play
@@ -24,10 +24,33 @@ import warnings
 from contextlib import redirect_stderr, redirect_stdout
 
 SKIP_PREFIXES = (
-    "antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test", "lib2to3",
-    "ensurepip", "venv", "pydoc_data", "__", "_", "xxsubtype", "xxlimited", "msilib", "winreg",
-    "winsound", "msvcrt", "nt", "_winapi", "encodings", "distutils", "ctypes.test", "sqlite3.test",
-    "unittest.test", "tkinter.test",
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "pydoc_data",
+    "__",
+    "_",
+    "xxsubtype",
+    "xxlimited",
+    "msilib",
+    "winreg",
+    "winsound",
+    "msvcrt",
+    "nt",
+    "_winapi",
+    "encodings",
+    "distutils",
+    "ctypes.test",
+    "sqlite3.test",
+    "unittest.test",
+    "tkinter.test",
 )
 MIN_CHARS = 400
 
@@ -88,12 +111,14 @@ def main(out: str) -> None:
         if _skip(name):
             continue
         try:
-            with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(
-                io.StringIO()
+            with (
+                warnings.catch_warnings(),
+                redirect_stdout(io.StringIO()),
+                redirect_stderr(io.StringIO()),
             ):
                 warnings.simplefilter("ignore")
                 module = importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 - optional modules fail in many ways
+        except BaseException:  # optional modules fail in many ways (even SystemExit)
             continue
         text = module_document(module).strip()
         if len(text) >= MIN_CHARS:

@@ -243,7 +243,8 @@ def release_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from llmpath_core import evaluate_lm, machine_info
-    from llmpath_core.models import EVAL_MAX_CHARS, EVAL_SOURCE, summary
+    from llmpath_core.models import EVAL_MAX_CHARS, EVAL_SOURCE
+    from llmpath_core.models import summary as eval_summary
 
     run_dir = Path(run_dir)
     if not (run_dir / "model.safetensors").is_file() or not (run_dir / "config.json").is_file():
@@ -259,9 +260,9 @@ def release_model(
                 shutil.copy2(run_dir / file, tmp / file)
         tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).eval()
-        ev = summary(evaluate_lm(model, tokenizer))
+        ev = eval_summary(evaluate_lm(model, tokenizer))
         parts = [
-            {"source": part, **summary(evaluate_lm(model, tokenizer, part))}
+            {"source": part, **eval_summary(evaluate_lm(model, tokenizer, part))}
             if part != EVAL_SOURCE
             else {"source": part, **ev}
             for part in EVAL_PARTS

@@ -28,6 +28,8 @@ from llmpath_core.errors import UserError
 DOCSTRINGS_FROZEN_FROM = "CPython 3.11.7"
 DOCSTRINGS_SHA256 = "406367d5b53b3d5214466c9a9593a418404e446999602542e4ad0ad4e267ade0"
 """SHA-256 of the decompressed JSON of the frozen docstrings."""
+
+
 @lru_cache(maxsize=1)
 def stdlib_docstrings() -> dict[str, str]:
     """``{module: text}`` of the frozen standard-library docstrings, sorted by module."""
