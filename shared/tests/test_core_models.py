@@ -27,7 +27,7 @@ def test_default_model_loads_offline_and_matches_its_card(default):
     card = model_card("default")
     assert isinstance(model, LlamaForCausalLM) and not model.training
     assert isinstance(tokenizer, PreTrainedTokenizerBase)
-    assert card["weights_bytes"] <= 10 * 1024 * 1024  # the issue's "at most 10 MB of weights"
+    assert card["parameters"] <= 10_000_000  # issue 12: the default model has at most 10 M
     assert weights_sha256("default") == card["sha256"]
     assert (
         sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
@@ -39,11 +39,26 @@ def test_default_model_validation_loss_matches_the_card_within_1_percent(default
     model, tokenizer = default
     card = model_card("default")["eval"]
     measured = evaluate_lm(model, tokenizer)
+    assert card["source"] == "mix:validation"
     assert measured["tokens"] == card["tokens"]
     assert measured["loss"] == pytest.approx(card["loss"], rel=0.01)
     assert measured["bits_per_byte"] == pytest.approx(card["bits_per_byte"], rel=0.01)
-    # far below a uniform guess over the vocabulary: the model learned the stories
-    assert measured["loss"] < 0.25 * card_ln_vocab(tokenizer)
+    assert measured["loss_stderr"] == pytest.approx(card["loss_stderr"], rel=0.05)
+    # far below a uniform guess over the vocabulary: the model learned its corpus
+    assert measured["loss"] < 0.5 * card_ln_vocab(tokenizer)
+
+
+def test_capacity_matters_the_draft_is_at_least_10_percent_worse(default):
+    """Issue 12: on the new corpus the 10x smaller draft no longer reaches the default's loss."""
+    from llmpath_core import paired_difference
+
+    model, tokenizer = default
+    draft, _ = load_draft_model()
+    a = evaluate_lm(model, tokenizer, max_chars=60_000)
+    b = evaluate_lm(draft, tokenizer, max_chars=60_000)
+    diff = paired_difference(a, b)
+    assert diff["loss_diff_rel"] >= 0.10
+    assert diff["loss_diff"] > 10 * diff["loss_diff_stderr"]  # far above the noise
 
 
 def card_ln_vocab(tokenizer) -> float:
@@ -64,11 +79,11 @@ def test_tokenizer_round_trips_the_corpus_and_any_text(default):
         assert tokenizer.decode(ids) == text
 
 
-def test_draft_model_is_4x_smaller_with_the_same_tokenizer(default):
+def test_draft_model_is_about_10x_smaller_with_the_same_tokenizer(default):
     model, tokenizer = default
     draft, draft_tokenizer = load_draft_model()
     count = lambda m: sum(p.numel() for p in {id(p): p for p in m.parameters()}.values())  # noqa: E731
-    assert count(draft) * 4 <= count(model)
+    assert count(draft) * 8 <= count(model)
     assert (model_path("draft") / "tokenizer.json").read_bytes() == (
         model_path("default") / "tokenizer.json"
     ).read_bytes()
@@ -76,9 +91,8 @@ def test_draft_model_is_4x_smaller_with_the_same_tokenizer(default):
     assert draft.config.vocab_size == model.config.vocab_size
     card = model_card("draft")
     assert weights_sha256("draft") == card["sha256"]
-    # the story grammar is simple enough that the small model also learns it (speculative
-    # decoding wants exactly that: a cheap model that agrees with the big one)
-    assert card["eval"]["loss"] < 0.25 * card_ln_vocab(draft_tokenizer)
+    # a cheap model that still learned the corpus (what speculative decoding wants)
+    assert card["eval"]["loss"] < 0.6 * card_ln_vocab(draft_tokenizer)
 
 
 def test_default_model_writes_a_story(default):
@@ -91,8 +105,8 @@ def test_default_model_writes_a_story(default):
     text = tokenizer.decode(out[0], skip_special_tokens=True)
     words = text.split()
     assert len(words) >= 12
-    # every generated word is a word of the story grammar (the model does not babble)
-    vocabulary = set(" ".join(load_documents("stories", max_chars=500_000)).split())
+    # every generated word is a word of its corpus (the model does not babble)
+    vocabulary = set(" ".join(load_documents("mix", max_chars=2_000_000)).split())
     assert sum(w in vocabulary for w in words) >= 0.9 * len(words)
 
 

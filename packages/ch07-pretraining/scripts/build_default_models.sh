@@ -55,7 +55,7 @@ timed capacity-d10 --depth 10 --max-steps "$capacity_steps"
     --out "$results/capacity.json"
 for file in "$work"/*.seconds "$work"/*.json; do cp "$file" "$results/"; done
 
-note="Trained alone on the machine's 2 cores, one run after another."
+note="${NOTE:-Trained one run after another on 2 CPU cores.}"
 rebuild="# or all of it, with the draft model and the comparisons: bash packages/ch07-pretraining/scripts/build_default_models.sh"
 "${ch07[@]}" release "$work/draft" --name draft --out "$dest/draft" \
     --summary "llmpath's draft model: a 2-layer Llama with the default model's tokenizer, for speculative decoding." \
