@@ -54,10 +54,6 @@ ALLOWED_UNUSED: dict[str, dict[str, str]] = {
 # Imports in src/ of a distribution the member does not declare, and why that is right.
 ALLOWED_UNDECLARED: dict[str, dict[str, str]] = {
     "llmpath-core": {
-        # `from click import exceptions` is cli.py's fallback for typer versions built on click,
-        # which then require click themselves; typer >= 0.2x vendors click as `typer._click`, the
-        # private module cli.py imports first (typer has no public path to UsageError).
-        "click": "fallback import for typer versions that depend on click",
         # pytest_plugin.py is loaded only by pytest itself (the pytest11 entry point), so pytest
         # is there whenever it is imported; llmpath_core.testing does not import pytest
         "pytest": "imported only by the pytest plugin, which only pytest loads",

@@ -50,11 +50,6 @@ from llmpath_core.seed import seed_everything
 if TYPE_CHECKING:
     import torch
 
-try:  # recent typer vendors its own copy of click
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - typer built on click
-    from click import exceptions as click_errors  # type: ignore[no-redef]
-
 EXIT_USER_ERROR = 2
 
 # Exceptions that mean "bad input or an impossible request", not "bug in llmpath".
@@ -290,19 +285,25 @@ def run_app(app: typer.Typer, args: Sequence[str] | None = None) -> NoReturn:
             prog_name=app.info.name,
             standalone_mode=False,
         )
-    except click_errors.NoArgsIsHelpError as exc:
-        print(exc.ctx.get_help() if exc.ctx else str(exc))
-        code = 0
-    except click_errors.UsageError as exc:
-        hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
-        code = EXIT_USER_ERROR
-    except click_errors.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        code = exc.exit_code
     except typer.Abort:
         print("aborted", file=sys.stderr)
         code = 130
+    except Exception as exc:
+        # typer >= 0.2x vendors click privately, so its exception classes are not importable
+        # through a public path: recognise click's exceptions by their class names instead.
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "NoArgsIsHelpError" in kinds:
+            print(exc.ctx.get_help() if exc.ctx else str(exc))
+            code = 0
+        elif "UsageError" in kinds:
+            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+            code = EXIT_USER_ERROR
+        elif "ClickException" in kinds:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            code = exc.exit_code
+        else:
+            raise
     sys.exit(code if isinstance(code, int) else 0)
 
 
