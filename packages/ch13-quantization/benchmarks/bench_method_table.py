@@ -52,6 +52,16 @@ def main() -> None:
     out = {
         "model": "llmpath default (0.3.0)",
         "parameters": sum(p.numel() for p in model.parameters()),
+        "model_config": {
+            key: getattr(model.config, key)
+            for key in (
+                "num_hidden_layers",
+                "hidden_size",
+                "intermediate_size",
+                "vocab_size",
+                "tie_word_embeddings",
+            )
+        },
         "settings": {
             "calibration": "mix (train split)",
             "calib_samples": args.calib_samples,
