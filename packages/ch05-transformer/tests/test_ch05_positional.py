@@ -31,7 +31,9 @@ def test_alibi_extrapolates_where_learned_positions_do_not():
     )
     by = {r["encoding"]: r for r in rows}
     # learned positions past the training length were never trained: the loss climbs
-    # (measured 3.32 -> 3.74; ALiBi 2.46 -> 2.50)
-    assert by["learned"]["loss@4x"] > by["learned"]["loss@1x"] + 0.3
+    # (measured on llmpath-core 0.3's stories: 4.784 -> 4.955; ALiBi 4.221 -> 4.220)
+    learned_climb = by["learned"]["loss@4x"] - by["learned"]["loss@1x"]
+    alibi_climb = by["alibi"]["loss@4x"] - by["alibi"]["loss@1x"]
+    assert learned_climb > 0.1 and learned_climb > alibi_climb + 0.1
     # ALiBi stays within 0.15 nats of its training-length loss at 4x
-    assert by["alibi"]["loss@4x"] < by["alibi"]["loss@1x"] + 0.15
+    assert alibi_climb < 0.15
