@@ -92,9 +92,13 @@ def test_smoothquant_makes_per_tensor_int8_activations_work():
     assert torch.allclose((x / s) @ (w * s).T, ref, atol=1e-4)
 
 
-def test_qat_beats_ptq_at_4_bits_from_the_same_start(trained_tiny):
-    """Same trained model, same 4-bit per-channel grid: QAT (40 distillation steps) ends with
-    lower held-out perplexity than round-to-nearest."""
+def test_qat_beats_ptq_at_3_bits_from_the_same_start(trained_tiny):
+    """Same trained model, same 3-bit per-channel grid: QAT (40 distillation steps) ends with
+    lower held-out perplexity than round-to-nearest.
+
+    On llmpath-core 0.3's stories this tiny model barely notices 4 bits (RTN +0.5%), so the
+    test uses 3 bits, where RTN costs 7% (measured: fp 13.89, RTN 14.90, QAT 14.03).
+    """
     from ch13_quantization.evaluate import perplexity
     from ch13_quantization.model_io import calibration_data, load_model
     from ch13_quantization.qat import qat_quantize
@@ -102,14 +106,14 @@ def test_qat_beats_ptq_at_4_bits_from_the_same_start(trained_tiny):
 
     model, tokenizer = load_model(trained_tiny)
     fp = perplexity(model, tokenizer, max_chars=20_000, seq_len=64)
-    ptq = rtn_quantize(copy.deepcopy(model), bits=4, group_size=-1)
+    ptq = rtn_quantize(copy.deepcopy(model), bits=3, group_size=-1)
     tokens = calibration_data(model, tokenizer, n_samples=64, seq_len=64)
     torch.manual_seed(0)
-    qat = qat_quantize(copy.deepcopy(model), tokens, bits=4, group_size=-1, steps=40, lr=3e-4)
+    qat = qat_quantize(copy.deepcopy(model), tokens, bits=3, group_size=-1, steps=40, lr=3e-4)
     ppl_ptq = perplexity(ptq, tokenizer, max_chars=20_000, seq_len=64)
     ppl_qat = perplexity(qat, tokenizer, max_chars=20_000, seq_len=64)
-    assert ppl_ptq > fp * 1.02  # 4-bit RTN really hurts this model
-    assert ppl_qat < ppl_ptq - 0.5 * (ppl_ptq - fp)  # QAT recovers half the gap (measured 85%)
+    assert ppl_ptq > fp * 1.02  # 3-bit RTN really hurts this model
+    assert ppl_qat < ppl_ptq - 0.5 * (ppl_ptq - fp)  # QAT recovers half the gap (measured 86%)
 
 
 class OneLayerLM(torch.nn.Module):
