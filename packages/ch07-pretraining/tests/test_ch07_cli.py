@@ -61,6 +61,8 @@ def test_train_then_resume(tiny_data, tmp_path):
         "make it",
         "--train-seconds",
         "1.5",
+        "--eval-chars",
+        "20000",
         "--json",
     )
     assert result.returncode == 0, result.stderr
@@ -74,6 +76,12 @@ def test_train_then_resume(tiny_data, tmp_path):
         == hashlib.sha256((released / "model.safetensors").read_bytes()).hexdigest()
     )
     assert card["eval"]["seq_len"] == 32  # the model's context, not more
+    assert card["eval"]["max_chars"] == 20_000
+    assert [p["source"] for p in card["eval_parts"]][:3] == [
+        "mix:validation",
+        "stories:validation",
+        "prose:validation",
+    ]
     assert "sha256" in (released / "README.md").read_text()
     assert len(card["samples"]) == 3
 
@@ -82,7 +90,7 @@ def test_train_then_resume(tiny_data, tmp_path):
     from llmpath_core import evaluate_lm
 
     model = AutoModelForCausalLM.from_pretrained(released)
-    again = evaluate_lm(model, AutoTokenizer.from_pretrained(released))
+    again = evaluate_lm(model, AutoTokenizer.from_pretrained(released), max_chars=20_000)
     assert again["loss"] == pytest.approx(card["eval"]["loss"], rel=1e-4)
 
 

@@ -210,6 +210,7 @@ def release(
     comparison: list[Path] = typer.Option(
         None, help="a `compare --out` JSON file to show in the card (repeat)"
     ),
+    eval_chars: int = typer.Option(200_000, help="characters of each held-out text to evaluate"),
 ) -> dict:
     """Release a run as a model folder with a model card (how the default model was made)."""
     from ch07_pretraining.release import release_model
@@ -226,6 +227,7 @@ def release(
         seed=run.seed,
         note=note,
         comparisons=[_read_comparison(path) for path in comparison or []],
+        eval_chars=eval_chars,
     )
     ev = card["eval"]
     run.table([{"key": k, "value": v} for k, v in ev.items()], title=f"{name} model -> {run.out}")

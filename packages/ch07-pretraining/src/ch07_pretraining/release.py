@@ -234,11 +234,13 @@ def release_model(
     seed: int = 0,
     note: str = "",
     comparisons: list[dict[str, Any]] | None = None,
+    eval_chars: int | None = None,
 ) -> dict[str, Any]:
     """Write ``dest`` as a released model folder from the finished run in ``run_dir``.
 
     ``comparisons`` are :func:`ch07_pretraining.compare.compare_models` results (optionally with
-    a ``title`` and a ``note``) shown in the card.
+    a ``title`` and a ``note``) shown in the card. ``eval_chars`` (default: llmpath-core's
+    ``EVAL_MAX_CHARS``) is how much of each held-out text the card's evaluation reads.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -260,12 +262,14 @@ def release_model(
                 shutil.copy2(run_dir / file, tmp / file)
         tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).eval()
-        ev = eval_summary(evaluate_lm(model, tokenizer))
+        eval_chars = eval_chars or EVAL_MAX_CHARS
+        ev = eval_summary(evaluate_lm(model, tokenizer, max_chars=eval_chars))
         parts = [
-            {"source": part, **eval_summary(evaluate_lm(model, tokenizer, part))}
-            if part != EVAL_SOURCE
-            else {"source": part, **ev}
+            {"source": part, **ev}
+            if part == EVAL_SOURCE
+            else {"source": part, **eval_summary(evaluate_lm(model, tokenizer, part, **kwargs))}
             for part in EVAL_PARTS
+            for kwargs in [{"max_chars": eval_chars}]
         ]
         mc = model.config
         machine = machine_info()
@@ -316,7 +320,7 @@ def release_model(
             },
             "eval": {
                 "source": EVAL_SOURCE,
-                "max_chars": EVAL_MAX_CHARS,
+                "max_chars": eval_chars,
                 **_rounded(ev),
             },
             "eval_parts": [_rounded(p) for p in parts],
