@@ -99,3 +99,38 @@ def test_progress_is_quiet_off_a_terminal(monkeypatch):
 def test_machine_info():
     info = bench.machine_info()
     assert info["cpu_count"] >= 1 and info["torch"] == torch.__version__
+
+
+def test_record_cli_examples_keeps_each_result_and_fails_loudly(tmp_path):
+    import typer
+
+    from llmpath_core.bench import record_cli_examples, run_json
+    from llmpath_core.cli import Run, command, make_app
+    from llmpath_core.errors import UserError
+
+    app = make_app("rec", "recording test")
+
+    @command(app, device=False, out=False)
+    def double(run: Run, n: int = typer.Option(2)) -> dict:
+        if n < 0:
+            raise UserError("n must not be negative")
+        return {"showed": "doubling", "headline": str(2 * n)}
+
+    @command(app, device=False, out=False)
+    def demo(run: Run) -> dict:
+        return {"showed": "demo", "headline": "ok"}
+
+    result, seconds = run_json(app, ["double", "--n", "21"])
+    assert result["headline"] == "42" and seconds >= 0
+    out = tmp_path / "results.json"
+    record_cli_examples(app, "rec", {"double": ["double", "--n", "3"], "demo": ["demo"]}, out)
+    first = json.loads(out.read_text())
+    assert first["commands"]["double"]["result"]["headline"] == "6"
+    assert first["commands"]["double"]["argv"] == ["rec", "double", "--n", "3", "--json"]
+    # re-running one command keeps the other's entry
+    record_cli_examples(app, "rec", {"double": ["double", "--n", "4"]}, out, ["double"])
+    again = json.loads(out.read_text())
+    assert again["commands"]["double"]["result"]["headline"] == "8"
+    assert again["commands"]["demo"] == first["commands"]["demo"]
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        run_json(app, ["double", "--n", "-1"])

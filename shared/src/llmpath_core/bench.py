@@ -139,4 +139,62 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-__all__ = ["Comparison", "Timing", "compare", "machine_info", "measure", "results_rows"]
+def run_json(app: Any, args: Sequence[str]) -> tuple[dict[str, Any], float]:
+    """Run a chapter's typer ``app`` in this process with ``--json``: ``(result, seconds)``."""
+    import contextlib
+    import io
+    import json
+
+    from llmpath_core.cli import run_app
+
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        try:
+            run_app(app, [*args, "--json"])
+        except SystemExit as exc:
+            if exc.code:
+                raise RuntimeError(f"{' '.join(args)} exited with {exc.code}") from None
+    return json.loads(out.getvalue()), time.perf_counter() - start
+
+
+def record_cli_examples(
+    app: Any, prog: str, examples: dict[str, list[str]], out: Any, only: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Run a README's CLI ``examples`` (name -> argv) in process and keep their JSON results.
+
+    ``out`` (a JSON file) gets each command's argv, wall time and result, the machine and the
+    date, rewritten after every command so a long run keeps what it finished; commands not
+    re-run keep their earlier entries. This is how every number a README quotes has a source.
+    """
+    import json
+    from pathlib import Path
+
+    from llmpath_core.io import write_json
+
+    out = Path(out)
+    results = json.loads(out.read_text()) if out.is_file() else {"commands": {}}
+    for name in only or sorted(examples):
+        result, seconds = run_json(app, examples[name])
+        results["commands"][name] = {
+            "argv": [prog, *examples[name], "--json"],
+            "wall_s": seconds,
+            "result": result,
+        }
+        print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+        results["machine"] = machine_info()
+        results["date"] = time.strftime("%Y-%m-%d")
+        write_json(out, results)
+    return results
+
+
+__all__ = [
+    "Comparison",
+    "Timing",
+    "compare",
+    "machine_info",
+    "measure",
+    "record_cli_examples",
+    "results_rows",
+    "run_json",
+]
