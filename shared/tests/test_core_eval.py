@@ -13,26 +13,12 @@ from llmpath_core.models import summary
 
 @pytest.fixture(scope="module")
 def tiny():
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from llmpath_core.models import load_model
+    from llmpath_core.testing import tiny_llama
 
     _, tokenizer = load_model("default")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    a = LlamaForCausalLM(config).eval()
-    torch.manual_seed(1)
-    b = LlamaForCausalLM(config).eval()
-    return a, b, tokenizer
+    kwargs = {"vocab": len(tokenizer), "hidden": 32, "layers": 1, "heads": 2, "ctx": 64}
+    return tiny_llama(0, **kwargs), tiny_llama(1, **kwargs), tokenizer
 
 
 def test_loss_and_its_stderr_equal_a_direct_computation(tiny):
