@@ -10,7 +10,6 @@ Run: ``uv run python packages/ch07-pretraining/benchmarks/record_cli_examples.py
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -18,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from ch07_pretraining.cli import app
-from llmpath_core.bench import record_cli_examples
+from llmpath_core.bench import record_cli_main
 
 EXAMPLES: dict[str, list[str]] = {
     "demo": ["demo"],
@@ -27,13 +26,9 @@ EXAMPLES: dict[str, list[str]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(EXAMPLES), default=sorted(EXAMPLES))
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).with_name("results-cli-cpu-2core.json")
+    record_cli_main(
+        app, "ch07-pretraining", EXAMPLES, Path(__file__).with_name("results-cli-cpu-2core.json")
     )
-    args = parser.parse_args()
-    record_cli_examples(app, "ch07-pretraining", EXAMPLES, args.out, args.only)
 
 
 if __name__ == "__main__":

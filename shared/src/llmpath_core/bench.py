@@ -188,6 +188,18 @@ def record_cli_examples(
     return results
 
 
+def record_cli_main(app: Any, prog: str, examples: dict[str, list[str]], default_out: Any) -> None:
+    """The command line of a chapter's ``benchmarks/record_cli_examples.py``: ``--only --out``."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=f"Record the JSON results of {prog}'s examples.")
+    parser.add_argument("--only", nargs="+", choices=sorted(examples), default=sorted(examples))
+    parser.add_argument("--out", type=Path, default=Path(default_out))
+    args = parser.parse_args()
+    record_cli_examples(app, prog, examples, args.out, args.only)
+
+
 __all__ = [
     "Comparison",
     "Timing",
@@ -195,6 +207,7 @@ __all__ = [
     "machine_info",
     "measure",
     "record_cli_examples",
+    "record_cli_main",
     "results_rows",
     "run_json",
 ]

@@ -264,13 +264,14 @@ def release_model(
         model = AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).eval()
         eval_chars = eval_chars or EVAL_MAX_CHARS
         ev = eval_summary(evaluate_lm(model, tokenizer, max_chars=eval_chars))
-        parts = [
-            {"source": part, **ev}
-            if part == EVAL_SOURCE
-            else {"source": part, **eval_summary(evaluate_lm(model, tokenizer, part, **kwargs))}
-            for part in EVAL_PARTS
-            for kwargs in [{"max_chars": eval_chars}]
-        ]
+        parts = []
+        for part in EVAL_PARTS:
+            result = (
+                ev
+                if part == EVAL_SOURCE
+                else evaluate_lm(model, tokenizer, part, max_chars=eval_chars)
+            )
+            parts.append({"source": part, **eval_summary(result)})
         mc = model.config
         machine = machine_info()
         card = {
