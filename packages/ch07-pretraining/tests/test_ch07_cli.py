@@ -22,10 +22,21 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _in_process(*args: str) -> dict:
+    """The same commands in this process (importing transformers once, not once per command)."""
+    from llmpath_core.bench import run_json
+    from llmpath_core.testing import torch_threads
+
+    from ch07_pretraining.cli import app
+
+    with torch_threads(1):
+        return run_json(app, [a for a in args if a != "--json"])[0]
+
+
 def test_train_then_resume(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
     tiny = ["--depth", "1", "--seq-len", "32", "--batch-size", "8", "--checkpoint-every", "2"]
-    trained = _cli(
+    first = _in_process(
         "train",
         "--data",
         str(tiny_data),
@@ -38,19 +49,15 @@ def test_train_then_resume(tiny_data, tmp_path):
         str(run_dir),
         "--json",
     )
-    assert trained.returncode == 0, trained.stderr
-    first = json.loads(trained.stdout)
     assert {"step", "train_loss", "val_loss", "tokens_per_s"} <= set(first)
     assert first["step"] == 4
 
-    resumed = _cli("resume", str(run_dir), "--json")
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["step"] == 6
+    assert _in_process("resume", str(run_dir), "--json")["step"] == 6
     assert (run_dir / "config.json").is_file() and (run_dir / "tokenizer.json").is_file()
 
     # release: the folder + card that llmpath's default model ships as
     released = tmp_path / "released"
-    result = _cli(
+    summary = _in_process(
         "release",
         str(run_dir),
         "--name",
@@ -65,8 +72,6 @@ def test_train_then_resume(tiny_data, tmp_path):
         "20000",
         "--json",
     )
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
     card = json.loads((released / "card.json").read_text())
     assert card["name"] == "draft" and card["commands"] == ["make it"]
     assert card["training"]["steps"] == 6 and card["training"]["tokens_seen"] == 6 * 8 * 32
@@ -94,6 +99,25 @@ def test_train_then_resume(tiny_data, tmp_path):
     assert again["loss"] == pytest.approx(card["eval"]["loss"], rel=1e-4)
 
 
+def _exit_code(*args: str) -> int:
+    from llmpath_core.cli import run_app
+
+    from ch07_pretraining.cli import app
+
+    with pytest.raises(SystemExit) as exited:
+        run_app(app, list(args))
+    return exited.value.code
+
+
+def test_console_script_bad_input_is_one_line_and_exit_2():
+    """Once through the real console script: exit code 2, one line on stderr, JSON on stdout."""
+    result = _cli("train", "--preset", "huge", "--json")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown preset" in lines[0], result.stderr
+    assert "unknown preset" in json.loads(result.stdout)["error"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -102,20 +126,21 @@ def test_train_then_resume(tiny_data, tmp_path):
         (["release", "{tmp}", "--out", "{tmp}/x"], "holds no finished model"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
-    result = _cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], "--json")
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
-    assert message in json.loads(result.stdout)["error"]
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
+    code = _exit_code(*[a.replace("{tmp}", str(tmp_path)) for a in args], "--json")
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], captured.err
+    assert message in json.loads(captured.out)["error"]
 
 
-def test_cuda_without_cuda_is_a_clean_error(tmp_path):
+def test_cuda_without_cuda_is_a_clean_error(tmp_path, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    result = _cli("train", "--device", "cuda", "--out", str(tmp_path / "run"), "--json")
-    assert result.returncode == 2
-    assert "CUDA is not available" in json.loads(result.stdout)["error"]
+    code = _exit_code("train", "--device", "cuda", "--out", str(tmp_path / "run"), "--json")
+    assert code == 2
+    assert "CUDA is not available" in json.loads(capsys.readouterr().out)["error"]
     assert not (tmp_path / "run").exists()
