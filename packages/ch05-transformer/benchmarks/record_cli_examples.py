@@ -21,6 +21,7 @@ from llmpath_core.bench import record_cli_main
 
 EXAMPLES: dict[str, list[str]] = {
     "demo": ["demo"],
+    "parity": ["parity"],
     "attention-plot": ["attention-plot", "--layer", "0"],
     "seq2seq-reverse": ["seq2seq", "--task", "reverse"],
     "seq2seq-sort": ["seq2seq", "--task", "sort"],

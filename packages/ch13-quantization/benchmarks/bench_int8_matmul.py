@@ -5,22 +5,30 @@ For each shape (tokens × in → out): fp32 ``F.linear`` against torch's dynamic
 the bare int8 × int8 → int32 GEMM ``torch._int_mm`` plus the rescale, and our pure-PyTorch
 ``QuantLinear`` (int8 codes dequantized on every call). ``fp32/int8`` above 1 means int8 is faster.
 
+The first two shapes are the default model's MLP projections (hidden 192, intermediate 512);
+the third is a larger layer where an int8 kernel has room to pay off.
+
     uv run python packages/ch13-quantization/benchmarks/bench_int8_matmul.py
+
+Writes ``benchmarks/results/int8-matmul-cpu-2core.json``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import time
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ch13_quantization.rtn import int8_dynamic_quantize
 from llmpath_core import compare, machine_info, print_table
+from llmpath_core.io import write_json
 
-SHAPES = [(256, 160, 432), (256, 432, 160), (256, 1024, 1024)]
+SHAPES = [(256, 192, 512), (256, 512, 192), (256, 1024, 1024)]
+OUT = Path(__file__).parent / "results" / "int8-matmul-cpu-2core.json"
 
 
 def bench_shape(tokens: int, d_in: int, d_out: int) -> list[dict]:
@@ -57,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = [row for shape in SHAPES for row in bench_shape(*shape)]
     print_table(rows, title="int8 vs fp32 matmul on CPU (1 thread)")
-    print(json.dumps({"machine": machine_info(), "rows": rows}))
+    write_json(OUT, {"rows": rows, "machine": machine_info(), "date": time.strftime("%Y-%m-%d")})
 
 
 if __name__ == "__main__":

@@ -2,15 +2,19 @@
 
 One full forward of a fixed ``[batch, seq]`` batch of token ids (no KV cache: prefill-style
 throughput), one thread each, interleaved runs in one process (``llmpath_core.compare``).
-``speedup`` is the ``vs`` path's time / ``ours``: above 1 means ``ours`` is faster.
+``speedup`` is the ``vs`` path's time / ``ours``: above 1 means ``ours`` is faster. It also
+measures how often the int8 graph picks the same next token as torch on 4 windows of 256 tokens
+of held-out text (``stories:validation``), and the largest logit difference there.
 
     uv run python packages/ch13-quantization/benchmarks/bench_onnx.py
+
+Writes ``benchmarks/results/onnx-cpu-2core.json`` (rows, agreement, machine, date).
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -18,7 +22,11 @@ import torch
 
 from ch13_quantization.onnx_export import OnnxCausalLM, export_onnx, quantize_int8
 from llmpath_core import compare, machine_info, print_table
+from llmpath_core.data import load_text
+from llmpath_core.io import write_json
 from llmpath_core.models import load_default_model
+
+OUT = Path(__file__).parent / "results" / "onnx-cpu-2core.json"
 
 SHAPES = [(1, 32), (4, 128), (8, 256)]
 PAIRS = [
@@ -28,10 +36,27 @@ PAIRS = [
 ]
 
 
+def heldout_agreement(model, session: OnnxCausalLM, tokenizer, batch: int = 4, seq: int = 256):
+    """Share of positions where the ONNX graph's argmax equals torch's, on held-out windows."""
+    ids = tokenizer(load_text("stories:validation", max_chars=20_000))["input_ids"]
+    ids = torch.tensor(ids[: batch * seq]).reshape(batch, seq)
+    with torch.no_grad():
+        ref = model(input_ids=ids, use_cache=False).logits
+    got = torch.from_numpy(session.logits(ids.numpy()))
+    return {
+        "text": "stories:validation",
+        "batch": batch,
+        "seq": seq,
+        "argmax_agreement": float((got.argmax(-1) == ref.argmax(-1)).float().mean()),
+        "max_abs_logit_diff": float((got - ref).abs().max()),
+        "max_abs_logit": float(ref.abs().max()),
+    }
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    model, _ = load_default_model()
+    model, tokenizer = load_default_model()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(model, Path(tmp) / "default.onnx")
@@ -41,6 +66,8 @@ def main() -> None:
             "onnxruntime fp32": OnnxCausalLM(fp32, model.config, threads=1),
             "onnxruntime int8": OnnxCausalLM(int8, model.config, threads=1),
         }
+        agreement = heldout_agreement(model, sessions["onnxruntime int8"], tokenizer)
+        sizes = {"onnx fp32": fp32.stat().st_size, "onnx int8": int8.stat().st_size}
         for batch, seq in SHAPES:
             ids = torch.randint(0, model.config.vocab_size, (batch, seq),
                                 generator=torch.Generator().manual_seed(0))  # fmt: skip
@@ -64,7 +91,17 @@ def main() -> None:
                              "vs tok/s": tokens / c.anchor.median,
                              "speedup": c.speedup})  # fmt: skip
     print_table(rows, title="ONNX (onnxruntime) vs torch fp32 forward, default model, 1 thread")
-    print(json.dumps({"machine": machine_info(), "rows": rows}))
+    print(f"int8 vs torch on held-out text: {agreement}")
+    write_json(
+        OUT,
+        {
+            "rows": rows,
+            "int8_vs_torch_heldout": agreement,
+            "onnx_size_bytes": sizes,
+            "machine": machine_info(),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ CPU, and our GGUF Q8_0 / Q4_0 block quantizers vs ``gguf.quants.quantize`` (nump
 are equal (see the tests); this measures speed. ``speedup`` > 1 means ours is faster.
 
     uv run python packages/ch13-quantization/benchmarks/bench_quantizers.py
+
+Writes ``benchmarks/results/quantizers-cpu-2core.json``.
 """
 
 from __future__ import annotations
 
-import json
+import time
+from pathlib import Path
 
 import gguf
 import torch
@@ -17,6 +20,9 @@ import torch
 from ch13_quantization.gguf_export import quantize_q4_0, quantize_q8_0
 from ch13_quantization.nf4 import nf4_quantize
 from llmpath_core import compare, machine_info, print_table
+from llmpath_core.io import write_json
+
+OUT = Path(__file__).parent / "results" / "quantizers-cpu-2core.json"
 
 
 def main() -> None:
@@ -46,7 +52,7 @@ def main() -> None:
     ]
     rows = [r.to_dict() for r in results]
     print_table(rows, title="quantizers: ours vs the anchor libraries")
-    print(json.dumps({"machine": machine_info(), "rows": rows}))
+    write_json(OUT, {"rows": rows, "machine": machine_info(), "date": time.strftime("%Y-%m-%d")})
 
 
 if __name__ == "__main__":
