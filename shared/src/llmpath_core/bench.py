@@ -165,7 +165,8 @@ def record_cli_examples(
 
     ``out`` (a JSON file) gets each command's argv, wall time and result, the machine and the
     date, rewritten after every command so a long run keeps what it finished; commands not
-    re-run keep their earlier entries. This is how every number a README quotes has a source.
+    re-run keep their earlier entries. Commands run with one torch thread, as the READMEs say.
+    This is how every number a README quotes has a source.
     """
     import json
     from pathlib import Path
@@ -174,8 +175,11 @@ def record_cli_examples(
 
     out = Path(out)
     results = json.loads(out.read_text()) if out.is_file() else {"commands": {}}
+    from llmpath_core.testing import torch_threads
+
     for name in only or sorted(examples):
-        result, seconds = run_json(app, examples[name])
+        with torch_threads(1):
+            result, seconds = run_json(app, examples[name])
         results["commands"][name] = {
             "argv": [prog, *examples[name], "--json"],
             "wall_s": seconds,
