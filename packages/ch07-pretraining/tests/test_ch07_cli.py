@@ -24,10 +24,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def _in_process(*args: str) -> dict:
     """The same commands in this process (importing transformers once, not once per command)."""
+    from ch07_pretraining.cli import app
     from llmpath_core.bench import run_json
     from llmpath_core.testing import torch_threads
-
-    from ch07_pretraining.cli import app
 
     with torch_threads(1):
         return run_json(app, [a for a in args if a != "--json"])[0]
@@ -100,9 +99,8 @@ def test_train_then_resume(tiny_data, tmp_path):
 
 
 def _exit_code(*args: str) -> int:
-    from llmpath_core.cli import run_app
-
     from ch07_pretraining.cli import app
+    from llmpath_core.cli import run_app
 
     with pytest.raises(SystemExit) as exited:
         run_app(app, list(args))
