@@ -1,0 +1,30 @@
+"""Shared fixtures for ch01: offline env, one torch thread, the console script runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmpath_core.testing import cli_runner, torch_threads, use_offline_env
+
+use_offline_env()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """One intra-op thread: the nets are tiny and the CI box is shared."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)``: the console script in a subprocess (offline, one thread, no progress)."""
+    return cli_runner("ch01_nn.cli")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits, split as the train command splits them."""
+    from ch01_nn.data import load_digits_split
+
+    return load_digits_split()
