@@ -23,7 +23,7 @@ def minilm():
     return from_pretrained(MINILM), load_tokenizer(MINILM)
 
 
-def test_hidden_states_equal_transformers_bert(minilm):
+def test_hidden_states_equal_transformers_bert(minilm, record_property):
     ours, tokenizer = minilm
     ids, mask = encode_batch(tokenizer, REFERENCE["texts"][:5])
     assert (mask == 0).any()  # the batch really is padded
@@ -32,14 +32,17 @@ def test_hidden_states_equal_transformers_bert(minilm):
         ref = hf(input_ids=ids, attention_mask=mask).last_hidden_state
         hidden = ours(ids, mask)
     valid = mask.bool()
+    record_property("max_abs_diff", float((hidden[valid] - ref[valid]).abs().max()))
     assert float((hidden[valid] - ref[valid]).abs().max()) <= 1e-5
 
 
-def test_sentence_embeddings_equal_sentence_transformers(minilm):
+def test_sentence_embeddings_equal_sentence_transformers(minilm, record_property):
     ours, tokenizer = minilm
     emb = sentence_embeddings(ours, tokenizer, REFERENCE["texts"])
     ref = torch.tensor(REFERENCE["embeddings"])
     cosine = torch.nn.functional.cosine_similarity(emb, ref, dim=1)
+    record_property("min_cosine", float(cosine.min()))
+    record_property("max_abs_diff", float((emb - ref).abs().max()))
     assert float(cosine.min()) >= 0.99999
     assert torch.allclose(emb.norm(dim=1), torch.ones(len(emb)), atol=1e-6)
     # and the embedding means something: the two stories about lost/found things are closer
@@ -61,7 +64,7 @@ def test_reference_file_is_current():
     assert torch.allclose(live, torch.tensor(REFERENCE["embeddings"]), atol=1e-6)
 
 
-def test_attention_maps_equal_transformers_eager_attentions(minilm, tmp_path):
+def test_attention_maps_equal_transformers_eager_attentions(minilm, tmp_path, record_property):
     from ch05_transformer.attention_maps import (
         attention_maps,
         head_summary,
@@ -76,6 +79,7 @@ def test_attention_maps_equal_transformers_eager_attentions(minilm, tmp_path):
     assert maps.shape == ref.shape == (6, 2, 12, ids.shape[1], ids.shape[1])
     valid = mask.bool()  # rows of padded queries are meaningless; compare real queries
     diff = maps.transpose(2, 3)[:, valid] - ref.transpose(2, 3)[:, valid]
+    record_property("max_abs_diff", float(diff.abs().max()))
     assert float(diff.abs().max()) <= 1e-5
     summary = head_summary(maps, mask)
     assert len(summary) == 72

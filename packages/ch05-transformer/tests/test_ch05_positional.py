@@ -23,7 +23,7 @@ def test_alibi_slopes_and_bias_follow_the_paper():
     assert bias[:, 2, 2].abs().sum() == 0  # no penalty for the token itself
 
 
-def test_alibi_extrapolates_where_learned_positions_do_not():
+def test_alibi_extrapolates_where_learned_positions_do_not(record_property):
     from ch05_transformer.positional import positional_study
 
     rows = positional_study(
@@ -34,6 +34,8 @@ def test_alibi_extrapolates_where_learned_positions_do_not():
     # (measured on llmpath-core 0.3's stories: 4.784 -> 4.955; ALiBi 4.221 -> 4.220)
     learned_climb = by["learned"]["loss@4x"] - by["learned"]["loss@1x"]
     alibi_climb = by["alibi"]["loss@4x"] - by["alibi"]["loss@1x"]
+    record_property("learned_climb_nats", learned_climb)
+    record_property("alibi_climb_nats", alibi_climb)
     assert learned_climb > 0.1 and learned_climb > alibi_climb + 0.1
     # ALiBi stays within 0.15 nats of its training-length loss at 4x
     assert alibi_climb < 0.15
