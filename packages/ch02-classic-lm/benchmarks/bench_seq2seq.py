@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +27,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=250)
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--short", action="store_true", help="also the short inputs")
+    parser.add_argument(
+        "--attention",
+        nargs="+",
+        choices=("none", "bahdanau", "luong"),
+        default=["none", "bahdanau", "luong"],
+        help="the variants to train; rows of others already in the results file are kept",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -34,7 +42,7 @@ def main() -> None:
     if args.short:
         settings.append(("short (0-3)", (0, 3)))
     for name, filler in settings:
-        for attention in ("none", "bahdanau", "luong"):
+        for attention in args.attention:
             model, res = train_seq2seq(attention, steps=args.steps, filler=filler, n_test=args.test)
             beam = [beam_search(model, x, beam=4)[0] for x in res.sources[:50]]
             rows.append(
@@ -49,15 +57,27 @@ def main() -> None:
                     / 50,
                     "final_loss": sum(res.losses[-20:]) / 20,
                     "train_seconds": res.seconds,
+                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                    + f", 1-min load {os.getloadavg()[0]:.1f}",
                 }
             )
             print(rows[-1], flush=True)
             if attention != "none" and filler == (6, 10):
                 attention_map(model, res.sources[0], HERE / f"attention_{attention}.png")
+    kept = []
+    if set(args.attention) != {"none", "bahdanau", "luong"} and (HERE / "seq2seq.json").is_file():
+        previous = json.loads((HERE / "seq2seq.json").read_text())
+        if previous.get("steps") == args.steps:
+            done = {(r["inputs"], r["attention"]) for r in rows}
+            kept = [r for r in previous["rows"] if (r["inputs"], r["attention"]) not in done]
+            for r in kept:
+                r.setdefault("measured", previous.get("measured", "an earlier run"))
+    order = {"none": 0, "bahdanau": 1, "luong": 2}
+    rows = sorted(kept + rows, key=lambda r: (r["inputs"], order[r["attention"]]))
     print_table(rows, title="dates -> ISO, greedy decoding")
     payload = {
         "command": "uv run python packages/ch02-classic-lm/benchmarks/bench_seq2seq.py "
-        f"--steps {args.steps}",
+        f"--steps {args.steps} --attention {' '.join(args.attention)}",
         "steps": args.steps,
         "batch": 64,
         "note": "greedy exact match and BLEU on held-out pairs; beam width 4, alpha 0.6",
