@@ -26,6 +26,8 @@ EXAMPLES = {
         "year=2020..2024",
     ],
     "words_cbow": ["words", "--algorithm", "cbow"],
+    "words_glove": ["words", "--algorithm", "glove"],
+    "words_fasttext": ["words", "--algorithm", "fasttext"],
     "products": ["products", "a green dotted hat", "--k", "3"],
     "finetune": ["finetune", "--companies", "12"],
 }

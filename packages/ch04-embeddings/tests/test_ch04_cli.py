@@ -65,3 +65,28 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "i").exists()
     r = run_cli("ch04_embeddings.cli", "search", "q", "--index", str(tmp_path / "nope"))
     assert r.returncode == 2 and "no index" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_words_rejects_an_unknown_algorithm(capsys):
+    code, _, err = cli_in_process(capsys, "words", "--algorithm", "lda", "--json")
+    assert code == 2 and "glove" in err and "fasttext" in err
+
+
+@pytest.mark.slow  # ~25 s on the shared box (two corpora, t-SNE); the library tests hold quality
+def test_words_glove_and_fasttext_json(capsys, tmp_path):
+    # one quick epoch each: the command's shape, not the quality
+    code, out, err = cli_in_process(
+        capsys, "words", "--algorithm", "glove", "--epochs", "1", "--dim", "8", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["algorithm"] == "glove" and set(result["analogy_accuracy"]) >= {"all", "tense"}
+    code, out, err = cli_in_process(
+        capsys,
+        *("words", "--algorithm", "fasttext", "--epochs", "1", "--dim", "8"),
+        *("--out", str(tmp_path), "--json"),
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result["oov_neighbours"]) == {"kingz", "capitals", "climbedd", "walkeds"}
+    assert (tmp_path / "words_tsne_fasttext.png").is_file()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ch04_embeddings.cache import LRUCache, SQLiteCache, cache_key
 
@@ -233,9 +233,18 @@ class SimilarityResponse(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=MAX_CHARS, pattern=r"\S")
+    query: str = Field(min_length=1, max_length=MAX_CHARS)
     k: int = Field(5, ge=1, le=100)
     filters: dict[str, str | int | float | list[str | int | float]] | None = None
+
+    # a validator, not a schema ``pattern``: Hypothesis-based fuzzers generate strings for a
+    # ``\S`` pattern about 10x slower than for a plain length range
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is blank")
+        return value
 
 
 class HitModel(BaseModel):

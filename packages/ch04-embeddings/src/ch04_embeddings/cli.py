@@ -143,14 +143,19 @@ def serve(
 @command(app, device=False)
 def words(
     run: Run,
-    algorithm: str = typer.Option("skipgram", "--algorithm", help="skipgram or cbow"),
-    epochs: int = typer.Option(5, "--epochs", help="passes over the corpus"),
+    algorithm: str = typer.Option(
+        "skipgram", "--algorithm", help="skipgram, cbow, glove or fasttext"
+    ),
+    epochs: int = typer.Option(
+        None, "--epochs", help="passes over the corpus (default: 5; GloVe 25)"
+    ),
     dim: int = typer.Option(50, "--dim", help="vector size"),
 ) -> dict:
-    """word2vec from scratch on the planted-relation corpus: analogies and neighbours."""
+    """Word vectors from scratch (word2vec, GloVe, FastText) on the planted-relation corpus:
+    analogies, neighbours, PCA/t-SNE plots with --out; FastText also embeds unseen words."""
     from ch04_embeddings.labs import word_vectors_lab
 
-    if epochs < 1 or dim < 2:
+    if (epochs is not None and epochs < 1) or dim < 2:
         raise UserError("--epochs must be >= 1 and --dim >= 2")
     result = word_vectors_lab(algorithm, epochs, dim, run.seed, run.out)
     run.table(
@@ -161,6 +166,14 @@ def words(
         [{"word": w, "neighbours": ", ".join(n)} for w, n in result["neighbours"].items()],
         title=result["example"],
     )
+    if "oov_neighbours" in result:
+        run.table(
+            [
+                {"unseen word": w, "neighbours": ", ".join(n)}
+                for w, n in result["oov_neighbours"].items()
+            ],
+            title="out-of-vocabulary words (character n-grams only)",
+        )
     return result
 
 

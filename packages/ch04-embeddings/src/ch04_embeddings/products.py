@@ -287,11 +287,19 @@ class HFClip:
             Image.fromarray((im.permute(1, 2, 0).numpy() * 255).astype(np.uint8)) for im in images
         ]
         inputs = self.processor(images=pics, return_tensors="pt")
-        return F.normalize(self.model.get_image_features(**inputs), dim=-1)
+        with torch.no_grad():
+            return F.normalize(_projected(self.model.get_image_features(**inputs)), dim=-1)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         inputs = self.processor(text=texts, return_tensors="pt", padding=True)
-        return F.normalize(self.model.get_text_features(**inputs), dim=-1)
+        with torch.no_grad():
+            return F.normalize(_projected(self.model.get_text_features(**inputs)), dim=-1)
+
+
+def _projected(out) -> torch.Tensor:
+    """``get_*_features`` return the projected embeddings: a tensor in transformers 4, a
+    ``BaseModelOutputWithPooling`` whose ``pooler_output`` holds them in transformers 5."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
 __all__ = [
