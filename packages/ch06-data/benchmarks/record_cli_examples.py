@@ -18,6 +18,7 @@ EXAMPLES = {
     "quality": ["quality"],
     "contamination": ["contamination"],
     "pii": ["pii"],
+    "synth": ["synth"],
     "scurve": ["scurve", "--out", str(Path(__file__).parent / "results" / "scurve.png")],
 }
 

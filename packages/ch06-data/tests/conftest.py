@@ -8,9 +8,16 @@ import json
 
 import pytest
 
-from llmpath_core.testing import cli_runner, use_offline_env
+from llmpath_core.testing import cli_runner, torch_threads, use_offline_env
 
 use_offline_env()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""``ch06-data``: crawl, dedup, substrings, quality, contamination, pii, scurve, demo (thin)."""
+"""``ch06-data``: crawl, dedup, substrings, quality, contamination, pii, scurve, synth, demo."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from llmpath_core.cli import Run, command, make_app, run_app
 app = make_app(
     "ch06-data",
     "Data preparation: polite crawling, MinHash-LSH dedup (local or Spark), quality filters, "
-    "contamination checks, PII redaction.",
+    "contamination checks, PII redaction, synthetic data with a real-vs-synthetic training test.",
 )
 
 
@@ -34,6 +34,9 @@ def crawl(
     refresh: bool = typer.Option(
         False, "--refresh", help="re-check done pages with conditional requests"
     ),
+    framework: str = typer.Option(
+        "ours", "--framework", help="ours, or scrapy (the same crawl with a Scrapy spider)"
+    ),
 ) -> dict:
     """Crawl listing pages politely into validated records (robots.txt, rate limit, retries)."""
     import contextlib
@@ -44,6 +47,29 @@ def crawl(
 
     if max_pages < 1:
         raise UserError("--max-pages must be at least 1")
+    if framework not in ("ours", "scrapy"):
+        raise UserError(f"unknown --framework {framework!r}: use ours or scrapy")
+    if framework == "scrapy":
+        from ch06_data.scrapy_spider import scrapy_crawl
+
+        out = run.out_path(artefact_path("ch06", "crawl", "records-scrapy.jsonl"))
+        with contextlib.ExitStack() as stack:
+            if start_url is None:
+                start_url = stack.enter_context(SiteServer()).url
+            got = scrapy_crawl(start_url, out.with_suffix(".feed.jsonl"), rate=rate)
+        write_records(out, got["valid"])
+        result = {
+            "framework": "scrapy",
+            "start_url": start_url,
+            "out": str(out),
+            "requests": got["stats"]["downloader/request_count"],
+            "retries": got["stats"]["retry/count"],
+            "records": len(got["records"]),
+            "valid_records": len(got["valid"]),
+            "crawl_seconds": got["stats"]["elapsed_time_seconds"],
+        }
+        run.table([{"key": k, "value": v} for k, v in result.items()], title="crawl (Scrapy)")
+        return result
     config = CrawlConfig(rate=rate, max_pages=max_pages, seed=run.seed)
     with contextlib.ExitStack() as stack:
         if start_url is None:
@@ -121,7 +147,15 @@ def dedup(
         report = dedup_shards_spark(input, out, config)
     else:
         report = dedup_shards(input, out, config)
-    result = {**report.to_dict(), "input": str(input), "out": str(out)}
+    from ch06_data.lineage import write_lineage
+
+    lineage = write_lineage(
+        "dedup",
+        [input],
+        [out],
+        {"threshold": threshold, "num_perm": num_perm, "shingle": shingle, "engine": engine},
+    )
+    result = {**report.to_dict(), "input": str(input), "out": str(out), "lineage": str(lineage)}
     run.table([{"key": k, "value": v} for k, v in result.items()], title="dedup")
     return result
 
@@ -211,11 +245,21 @@ def quality(
         reasons["perplexity"] = sum(p > max_perplexity for p in ppl)
     out = run.out_path(artefact_path("ch06", "quality") / "kept.jsonl")
     write_records(out, ({"text": t} for t, k in zip(texts, keep, strict=True) if k))
+    from ch06_data.lineage import write_lineage
+
+    lineage = write_lineage(
+        "quality",
+        [input] if input is not None else [],
+        [out],
+        {"lang": lang, "max_perplexity": max_perplexity},
+        generated_inputs={} if input is not None else {"demo_corpus": {"seed": run.seed}},
+    )
     result = {
         "documents_in": len(texts),
         "documents_out": sum(keep),
         "reasons": dict(reasons.most_common()),
         "out": str(out),
+        "lineage": str(lineage),
     }
     run.table(
         [{"rule": k, "documents": v} for k, v in reasons.most_common()],
@@ -305,10 +349,19 @@ def pii(
     out = run.out_path(artefact_path("ch06", "pii") / "redacted.txt")
     write_text(out, redact(text, spans, pseudonyms=pseudonyms))
     counts = entity_counts(spans)
+    from ch06_data.lineage import write_lineage
+
+    lineage = write_lineage(
+        "pii",
+        [input] if input is not None else [],
+        [out],
+        {"pseudonyms": pseudonyms},
+        generated_inputs={} if input is not None else {"labelled_set": {"n": 40, "seed": run.seed}},
+    )
     run.table(
         [{"type": k, "count": v} for k, v in counts.items()], title=f"PII redacted into {out}"
     )
-    return {"entities": counts, "out": str(out)}
+    return {"entities": counts, "out": str(out), "lineage": str(lineage)}
 
 
 @command(app, device=False, out_help="PNG of the S-curve")
@@ -330,6 +383,117 @@ def scurve(
     plot_scurve(result, out)
     run.table(result["points"], title=f"S-curve, b={result['bands']} r={result['rows']}")
     return {**result, "plot": str(out)}
+
+
+@command(app, device=False, out_help="JSONL of the synthetic documents that pass the filters")
+def synth(
+    run: Run,
+    generator: str = typer.Option(
+        "template", "--generator", help="template, model (the default model) or endpoint"
+    ),
+    base_url: str = typer.Option(
+        None, "--base-url", help="OpenAI-compatible API root, e.g. http://localhost:8000/v1"
+    ),
+    model: str = typer.Option("default", "--model", help="model name sent to the endpoint"),
+    api_key: str = typer.Option(
+        None, "--api-key", envvar="OPENAI_API_KEY", help="bearer token for the endpoint"
+    ),
+    docs: int = typer.Option(200, "--docs", help="documents to generate"),
+    max_new_tokens: int = typer.Option(120, "--max-new-tokens", help="tokens per LLM document"),
+    temperature: float = typer.Option(1.0, "--temperature", help="LLM sampling temperature"),
+    threshold: float = typer.Option(0.8, "--threshold", help="near-dedup Jaccard threshold"),
+    steps: int = typer.Option(150, "--steps", help="training steps of each small model"),
+    seeds: int = typer.Option(1, "--seeds", help="repeat the training over this many seeds"),
+) -> dict:
+    """Generate synthetic documents, filter them, and train on real vs synthetic vs mixed."""
+    from ch06_data.shards import write_records
+    from ch06_data.synthetic import (
+        TrainConfig,
+        compare_training_data,
+        endpoint_documents,
+        model_documents,
+        quality_funnel,
+        template_documents,
+    )
+    from llmpath_core.data import load_documents
+
+    if base_url is not None:
+        generator = "endpoint"
+    if generator not in ("template", "model", "endpoint"):
+        raise UserError(f"unknown --generator {generator!r}: use template, model or endpoint")
+    if generator == "endpoint" and base_url is None:
+        raise UserError("--generator endpoint needs --base-url")
+    if docs < 1 or steps < 1 or seeds < 1:
+        raise UserError("--docs, --steps and --seeds must be at least 1")
+    if not 0 < threshold <= 1:
+        raise UserError(f"--threshold {threshold}: must be in (0, 1]")
+    if generator == "template":
+        generated = template_documents(docs, seed=run.seed)
+    elif generator == "model":
+        generated = model_documents(
+            docs, max_new_tokens=max_new_tokens, temperature=temperature, seed=run.seed
+        )
+    else:
+        generated = endpoint_documents(
+            base_url,
+            docs,
+            model=model,
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=run.seed,
+            api_key=api_key,
+        )
+    kept, funnel = quality_funnel(generated, threshold=threshold)
+    run.table(funnel, title=f"synthetic ({generator}) through the filters")
+    out = run.out_path(artefact_path("ch06", "synth") / f"{generator}.jsonl")
+    write_records(out, ({"text": t, "generator": generator} for t in kept))
+    from ch06_data.lineage import write_lineage
+
+    lineage = write_lineage(
+        "synth",
+        [],
+        [out],
+        {"threshold": threshold, "temperature": temperature, "max_new_tokens": max_new_tokens},
+        generated_inputs={
+            "generator": generator,
+            "docs": docs,
+            "seed": run.seed,
+            **({"base_url": base_url, "model": model} if generator == "endpoint" else {}),
+        },
+    )
+    if not kept:
+        raise UserError("every synthetic document was filtered out: nothing to train on")
+    real = load_documents("stories", split="train")[:200]
+    heldout = load_documents("stories", split="validation")[:40]
+    comparison = compare_training_data(
+        {"real": real, "synthetic": kept},
+        heldout,
+        mixes={"mixed": ("real", "synthetic")},
+        cfg=TrainConfig(steps=steps),
+        seeds=tuple(range(run.seed, run.seed + seeds)),
+    )
+    run.table(comparison["rows"], title="held-out loss on real text (equal tokens and steps)")
+    by = {r["data"]: r for r in comparison["rows"]}
+
+    def cell(name: str) -> str:
+        r = by[name]
+        return f"{r['loss']:.3f} ({r['loss_diff_vs_real']:+.3f} ± {r['loss_diff_stderr']:.3f})"
+
+    headline = (
+        f"{len(generated)} {generator} documents, {len(kept)} kept; held-out loss on real text: "
+        f"real {by['real']['loss']:.3f}, synthetic {cell('synthetic')}, mixed {cell('mixed')}"
+    )
+    run.log(headline)
+    return {
+        "generator": generator,
+        "documents_generated": len(generated),
+        "documents_kept": len(kept),
+        "funnel": funnel,
+        **comparison,
+        "headline": headline,
+        "out": str(out),
+        "lineage": str(lineage),
+    }
 
 
 @command(app, device=False, out_help="folder for the demo's outputs")
