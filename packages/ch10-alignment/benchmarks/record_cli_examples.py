@@ -1,0 +1,33 @@
+"""Record the JSON results of the README's CLI examples, so every number there has a source.
+
+Each command runs in this process exactly as on the command line (``--json``, its defaults); the
+results go into one JSON file with the machine and each command's wall time.
+
+Run: ``OMP_NUM_THREADS=2 uv run python packages/ch10-alignment/benchmarks/record_cli_examples.py
+[--only reward-model dpo demo] [--out FILE]`` (default file:
+``benchmarks/results/readme-cli-cpu-2core.json``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from ch10_alignment.cli import app
+from llmpath_core.bench import record_cli_main
+
+PROG = "ch10-alignment"
+OUT = Path(__file__).parent / "results" / "readme-cli-cpu-2core.json"
+
+EXAMPLES: dict[str, list[str]] = {
+    "reward-model": shlex.split("reward-model --out /tmp/ch10-rm"),
+    "dpo": shlex.split("dpo --beta 0.1 --max-steps 20 --out /tmp/ch10-dpo"),
+    "demo": ["demo"],
+}
+
+if __name__ == "__main__":
+    record_cli_main(app, PROG, EXAMPLES, OUT)

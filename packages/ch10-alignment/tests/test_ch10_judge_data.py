@@ -1,0 +1,60 @@
+"""The programmatic judge, the pairs file reader and the CLI's bad-input exits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ch10_alignment.data import Pair, load_pairs, save_pairs, split_prompts
+from ch10_alignment.judge import KeywordJudge
+from llmpath_core import UserError
+
+
+def test_judge_prefers_target_words_and_penalises_banned():
+    j = KeywordJudge()
+    assert j.score("She smiled, happy with her friend.") == 3
+    assert j.score("He cried and was sad.") == -2
+    assert j.prefer("they had fun", "they were sad") == 1.0
+    assert j.prefer("they were sad", "they had fun") == 0.0
+    assert j.prefer("a cat", "a dog") == 0.5
+
+
+def test_prompt_split_is_disjoint():
+    train, held = split_prompts(seed=0)
+    assert len(held) == 48 and len(train) > 100
+    assert not set(train) & set(held)
+
+
+def test_pairs_roundtrip(tmp_path):
+    pairs = [Pair("p", "good", "bad"), Pair("q", "a", "b")]
+    save_pairs(pairs, tmp_path / "x.jsonl")
+    assert load_pairs(tmp_path / "x.jsonl") == pairs
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("", "no preference pairs"),
+        ('{"prompt": "p", "chosen": "same", "rejected": "same"}\n', "identical"),
+        ('{"prompt": "p", "chosen": "x"}\n', "need string fields"),
+        ("not json\n", "not JSON"),
+    ],
+)
+def test_bad_pairs_files(tmp_path, text, needle):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text)
+    with pytest.raises(UserError, match=needle):
+        load_pairs(path)
+
+
+@pytest.mark.parametrize(("command", "bad"), [("dpo", "empty"), ("reward-model", "same")])
+def test_cli_bad_input_exit_2(cli, tmp_path, command, bad):
+    data = tmp_path / "bad.jsonl"
+    row = {"prompt": "p", "chosen": "x", "rejected": "x"}
+    data.write_text("" if bad == "empty" else json.dumps(row) + "\n")
+    out = tmp_path / "out"
+    r = cli(command, "--data", str(data), "--out", str(out), "--json")
+    assert r.returncode == 2, r.stderr
+    assert "error" in json.loads(r.stdout.strip().splitlines()[-1])
+    assert not out.exists()
