@@ -1,0 +1,1 @@
+"""ch09-sft: LoRA and DoRA from scratch held to peft, SFT with assistant-only loss, merging."""

@@ -1,0 +1,103 @@
+"""The CLI contract on a tiny llama folder: train, merge-adapter (= peft's), eval, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ch09_sft.cli import app
+from ch09_sft.sft import make_task
+from llmpath_core.bench import run_json
+from llmpath_core.testing import byte_tokenizer, tiny_llama
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    """A tiny llama + byte tokenizer saved as an HF folder (vocab fits the byte tokenizer)."""
+    path = tmp_path_factory.mktemp("tiny")
+    tok = byte_tokenizer()
+    model = tiny_llama(0, vocab=len(tok), eos=tok.eos_token_id, pad=tok.pad_token_id)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in make_task(32, 0)))
+    return path
+
+
+def test_train_writes_peft_adapter_merge_and_eval(tmp_path, tiny_dir, data_file, peft):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "ad"
+    res, _ = run_json(
+        app,
+        [
+            "train",
+            "--method",
+            "lora",
+            "--data",
+            str(data_file),
+            "--model",
+            str(tiny_dir),
+            "--rank",
+            "4",
+            "--max-steps",
+            "5",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
+    assert {"train_loss", "trainable_params", "total_params"} <= res.keys()
+    assert 0 < res["trainable_params"] < 0.2 * res["total_params"]
+    assert res["train_loss"] < res["first_loss"]  # five steps at lr 3e-3 lower the loss
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+    merged_dir = tmp_path / "merged"
+    run_json(
+        app,
+        [
+            "merge-adapter",
+            "--adapter",
+            str(out),
+            "--model",
+            str(tiny_dir),
+            "--out",
+            str(merged_dir),
+        ],
+    )
+    ours = AutoModelForCausalLM.from_pretrained(merged_dir).state_dict()
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    theirs = peft.PeftModel.from_pretrained(base, out).merge_and_unload().state_dict()
+    assert ours.keys() == theirs.keys()
+    assert max(float((ours[k] - theirs[k]).abs().max()) for k in ours) <= 1e-6
+    ev, _ = run_json(app, ["eval", "--model", str(tiny_dir), "--adapter", str(out), "--n", "4"])
+    assert 0.0 <= ev["accuracy"] <= 1.0 and ev["n"] == 4
+    assert torch.isfinite(torch.tensor(res["train_loss"]))
+
+
+def test_bad_input_exits_2(cli, tmp_path, tiny_dir, data_file):
+    """One real subprocess for the exit code; the other bad inputs in process (same run_app)."""
+    from llmpath_core.cli import run_app
+
+    no_assistant = tmp_path / "bad.jsonl"
+    no_assistant.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    common = ["--model", str(tiny_dir), "--max-steps", "1", "--json"]
+    proc = cli("train", "--data", str(no_assistant), "--out", str(tmp_path / "a"), *common)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert "no assistant turn" in proc.stderr
+    assert not (tmp_path / "a").exists()
+    for extra in (["--target-modules", "nope"], ["--rank", "1000"]):
+        with pytest.raises(SystemExit) as exc:
+            run_app(
+                app,
+                ["train", "--data", str(data_file), "--out", str(tmp_path / "b"), *extra, *common],
+            )
+        assert exc.value.code == 2, extra
+        assert not (tmp_path / "b").exists()
