@@ -134,3 +134,12 @@ def test_record_cli_examples_keeps_each_result_and_fails_loudly(tmp_path):
     assert again["commands"]["demo"] == first["commands"]["demo"]
     with pytest.raises(RuntimeError, match="exited with 2"):
         run_json(app, ["double", "--n", "-1"])
+    # bad-input examples are recorded with their exit code and one stderr line, beside the results
+    from llmpath_core.bench import record_cli_errors
+
+    record_cli_errors(app, "rec", {"negative": ["double", "--n", "-1"]}, out)
+    errors = json.loads(out.read_text())
+    assert errors["commands"]["double"] == again["commands"]["double"]
+    entry = errors["errors"]["negative"]
+    assert entry["exit_code"] == 2 and entry["argv"] == ["rec", "double", "--n", "-1"]
+    assert entry["stderr"].strip() == "error: n must not be negative" and entry["stdout"] == ""

@@ -14,9 +14,6 @@ examples read.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 from pathlib import Path
 
@@ -24,9 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from ch03_tokenization.cli import app
-from llmpath_core.bench import record_cli_main
-from llmpath_core.cli import run_app
-from llmpath_core.io import write_json
+from llmpath_core.bench import record_cli_errors, record_cli_main
 
 PROG = "ch03-tokenization"
 OUT = Path(__file__).with_name("results-cli-cpu-2core.json")
@@ -70,19 +65,8 @@ ERRORS: dict[str, list[str]] = {
 
 
 def record_errors(out: Path) -> None:
-    """Run each bad-input example in process; keep its exit code and stderr."""
-    results = json.loads(out.read_text()) if out.is_file() else {"commands": {}}
-    errors = results.setdefault("errors", {})
-    for name, argv in ERRORS.items():
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code: object = 0
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                run_app(app, argv)
-            except SystemExit as exc:
-                code = exc.code
-        errors[name] = {"argv": [PROG, *argv], "exit_code": code, "stderr": stderr.getvalue()}
-    write_json(out, results)
+    """Run each bad-input example in process; keep its exit code, stdout and stderr."""
+    record_cli_errors(app, PROG, ERRORS, out)
 
 
 def main() -> None:

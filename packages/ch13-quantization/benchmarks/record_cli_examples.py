@@ -15,8 +15,6 @@ Commands run in sorted name order, so ``quantize-gptq3`` writes the folder that
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shlex
@@ -29,8 +27,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch
 
 from ch13_quantization.cli import app
-from llmpath_core.bench import record_cli_main
-from llmpath_core.cli import run_app
+from llmpath_core.bench import record_cli_main, run_captured
 from llmpath_core.io import write_json
 
 PROG = "ch13-quantization"
@@ -67,18 +64,12 @@ def record_errors(out: Path) -> None:
     errors = results.setdefault("errors", {})
     for name, (argv, must_not_exist) in ERRORS.items():
         shutil.rmtree(must_not_exist, ignore_errors=True)
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code: object = 0
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                run_app(app, argv)
-            except SystemExit as exc:
-                code = exc.code
+        code, stdout, stderr = run_captured(app, argv)
         errors[name] = {
             "argv": [PROG, *argv],
             "exit_code": code,
-            "stdout": stdout.getvalue(),
-            "stderr": stderr.getvalue(),
+            "stdout": stdout,
+            "stderr": stderr,
             "out_exists_after": Path(must_not_exist).exists(),
         }
     write_json(out, results)

@@ -11,8 +11,6 @@ Run: ``OMP_NUM_THREADS=1 uv run python packages/ch21-security/benchmarks/record_
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from pathlib import Path
@@ -23,9 +21,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch
 
 from ch21_security.cli import app
-from llmpath_core.bench import record_cli_main
-from llmpath_core.cli import run_app
-from llmpath_core.io import write_json
+from llmpath_core.bench import record_cli_errors, record_cli_main
 
 PROG = "ch21-security"
 OUT = Path(__file__).parent / "results" / "readme-cli-cpu-2core.json"
@@ -72,18 +68,8 @@ ERRORS: dict[str, list[str]] = {
 
 
 def record_errors(out: Path) -> None:
-    results = json.loads(out.read_text()) if out.is_file() else {"commands": {}}
-    errors = results.setdefault("errors", {})
-    for name, argv in ERRORS.items():
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code: object = 0
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                run_app(app, argv)
-            except SystemExit as exc:
-                code = exc.code
-        errors[name] = {"argv": [PROG, *argv], "exit_code": code, "stderr": stderr.getvalue()}
-    write_json(out, results)
+    """Run each bad-input example in process; keep its exit code, stdout and stderr."""
+    record_cli_errors(app, PROG, ERRORS, out)
 
 
 def main() -> None:

@@ -204,14 +204,61 @@ def record_cli_main(app: Any, prog: str, examples: dict[str, list[str]], default
     record_cli_examples(app, prog, examples, args.out, args.only)
 
 
+def run_captured(app: Any, argv: Sequence[str]) -> tuple[Any, str, str]:
+    """Run a chapter's typer ``app`` in this process: ``(exit code, stdout, stderr)``."""
+    import contextlib
+    import io
+
+    from llmpath_core.cli import run_app
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code: Any = 0
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            run_app(app, list(argv))
+        except SystemExit as exc:
+            code = exc.code
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def record_cli_errors(
+    app: Any, prog: str, errors: dict[str, list[str]], out: Any
+) -> dict[str, Any]:
+    """Run a README's bad-input examples (name -> argv) in process and keep what they answered.
+
+    Each entry of ``out``'s ``errors`` gets the argv, exit code, stdout and stderr, so the README's
+    "one clear line, exit 2" examples have a source like every other output.
+    """
+    import json
+    from pathlib import Path
+
+    from llmpath_core.io import write_json
+
+    out = Path(out)
+    results = json.loads(out.read_text()) if out.is_file() else {"commands": {}}
+    recorded = results.setdefault("errors", {})
+    for name, argv in errors.items():
+        code, stdout, stderr = run_captured(app, argv)
+        recorded[name] = {
+            "argv": [prog, *argv],
+            "exit_code": code,
+            "stdout": stdout,
+            "stderr": stderr,
+        }
+    write_json(out, results)
+    return results
+
+
 __all__ = [
     "Comparison",
     "Timing",
     "compare",
     "machine_info",
     "measure",
+    "record_cli_errors",
     "record_cli_examples",
     "record_cli_main",
     "results_rows",
+    "run_captured",
     "run_json",
 ]
