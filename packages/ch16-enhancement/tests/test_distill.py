@@ -93,3 +93,17 @@ def test_onnx_export_matches_torch(tmp_path):
     assert result["fp32"]["max_abs_logit_diff"] < 1e-4
     assert result["int8"]["bytes"] < result["fp32"]["bytes"]
     assert (tmp_path / "student.onnx").is_file() and (tmp_path / "student.int8.onnx").is_file()
+
+
+def test_cli_distill_prints_the_contract_keys():
+    """`distill --json` carries the issue's keys, and the numbers are consistent with each other."""
+    from ch16_enhancement.cli import app
+    from llmpath_core.bench import run_json
+
+    res, _ = run_json(app, ["distill", "--steps", "2", "--batch-size", "2"])
+    keys = {"teacher_params", "student_params", "teacher_perplexity", "student_perplexity"}
+    assert keys | {"scratch_perplexity", "speedup"} <= res.keys()
+    assert 0 < res["student_params"] < res["teacher_params"]
+    # two steps leave both students far from the trained teacher
+    assert res["teacher_perplexity"] < min(res["student_perplexity"], res["scratch_perplexity"])
+    assert res["speedup"] > 0
