@@ -95,12 +95,53 @@ def test_moe_command_small(tmp_path):
             "4",
             "--eval-chars",
             "5000",
+            "--experts",
+            "8",
+            "--expert-hidden",
+            "64",
+            "--z-coef",
+            "0.001",
             "--out",
             str(tmp_path),
         ],
     )
     dense, moe = result["dense_active_params"], result["moe_active_params"]
     assert 0 < moe - dense < 0.02 * dense  # matched: only the routers' weights differ
+    assert result["moe_total_params"] - moe > 3 * 2 * 3 * 64 * 64 * 2  # 6 idle experts/layer
+    assert (result["expert_hidden"], result["z_coef"]) == (64, 0.001)
     assert result["moe_total_params"] > result["dense_active_params"]
     assert (tmp_path / "expert_load.png").stat().st_size > 1000
     assert {r["aux_coef"] for r in result["balance"]["runs"]} == {0.0, 0.05}
+
+
+def test_experts_start_at_the_dense_mlp_scale():
+    """Experts are initialised like the dense SwiGLU's nn.Linear layers (a fair comparison)."""
+    from ch15_architectures.layers import SwiGLU
+    from ch15_architectures.moe import Experts
+
+    torch.manual_seed(0)
+    experts, dense = Experts(8, 64, 64), SwiGLU(64, 128)
+    assert abs(experts.gate_up_proj.std() / dense.gate_proj.weight.std() - 1) < 0.05
+    # down_proj: fan-in 64 for an expert, 128 for the dense MLP -> sqrt(2) larger per weight
+    ratio = experts.down_proj.std() / dense.down_proj.weight.std()
+    assert abs(ratio - 2**0.5) < 0.07
+
+
+def test_summary_pairs_seeds():
+    from ch15_architectures.labs import summarize_moe_vs_dense
+
+    def run(seed, loss, diff=None):
+        row = {"seed": seed, "loss": loss, "active_params": 1, "total_params": 2}
+        row |= {"tokens_per_s": 1.0, "train_flops": 1.0}
+        if diff is not None:
+            row |= {"paired_diff": diff, "paired_diff_stderr": 0.01}
+        return row
+
+    runs = {
+        "dense": [run(0, 2.0), run(1, 2.2), run(2, 2.1)],
+        "moe": [run(0, 1.9, -0.1), run(1, 2.0, -0.2), run(2, 2.1, 0.0)],
+    }
+    out = summarize_moe_vs_dense(runs, {"steps": 1})
+    assert out["moe_minus_dense"] == pytest.approx(-0.1)
+    assert out["moe_minus_dense_stderr"] == pytest.approx(0.1 / 3**0.5)  # stdev 0.1 over 3
+    assert out["seeds"] == [0, 1, 2] and out["steps"] == 1

@@ -51,7 +51,8 @@ def test_load_balancing_loss_equals_transformers():
 
 
 @pytest.mark.parametrize(
-    ("arch", "tolerance"), [("mamba", 1e-4), ("rwkv", 1e-4), ("mixtral", 1e-5)]
+    ("arch", "tolerance"),
+    [("mamba", 1e-4), ("rwkv", 1e-4), ("mixtral", 1e-5), ("mamba2", 1e-4)],
 )
 def test_parity_cli_on_hf_folders(hf_folders, arch, tolerance):
     from ch15_architectures.cli import app

@@ -112,6 +112,11 @@ def moe(
     seeds: int = typer.Option(1, help="seeds (paired runs)"),
     balance_steps: int = typer.Option(60, help="steps of the load-balancing experiment (0: skip)"),
     eval_chars: int = typer.Option(40_000, help="held-out characters of stories:validation"),
+    expert_hidden: int = typer.Option(
+        None, help="hidden width of each expert (default: 128 / top-k, the dense MLP split)"
+    ),
+    z_coef: float = typer.Option(0.0, help="weight of the router z-loss"),
+    train_chars: int = typer.Option(400_000, help="training characters of stories:train"),
 ) -> dict:
     """MoE vs dense at matched active parameters on the bundled stories; expert load with and
     without the balancing loss (plot under --out DIR, else $LLMPATH_HOME/ch15)."""
@@ -127,6 +132,9 @@ def moe(
         seeds=seeds,
         seed=run.seed,
         eval_chars=eval_chars,
+        expert_hidden=expert_hidden,
+        z_coef=z_coef,
+        train_chars=train_chars,
     )
     run.table(
         [

@@ -91,9 +91,20 @@ def moe_vs_dense(
     seed: int = 0,
     eval_chars: int = 40_000,
     on_step=None,
+    expert_hidden: int | None = None,
+    train_chars: int = 400_000,
+    lr: float = 3e-3,
+    aux_coef: float = 0.01,
+    z_coef: float = 0.0,
 ) -> dict[str, Any]:
     """A dense 2-layer transformer vs the same with MoE feed-forward layers at matched active
-    parameters, same steps, batches and seeds; held-out loss paired over windows."""
+    parameters, same steps, batches and seeds; held-out loss paired over windows.
+
+    ``expert_hidden`` defaults to ``128 // top_k`` (the dense MLP's width split over the
+    experts a token uses); with ``experts=8, top_k=2, expert_hidden=64`` the MoE holds four
+    times the dense feed-forward weights and a token still touches as many as in the dense
+    model. ``train_chars`` of ``stories:train`` are the training text; ``z_coef`` weighs the
+    router z-loss, ``aux_coef`` the load-balancing loss (both models get the same ``lr``)."""
     from ch15_architectures.moe import check_top_k
     from ch15_architectures.stack import (
         StackConfig,
@@ -106,9 +117,8 @@ def moe_vs_dense(
     from llmpath_core import paired_difference
 
     check_top_k(top_k, experts)
-    tokens = story_tokens()
+    tokens = story_tokens(max_chars=train_chars)
     runs: dict[str, list[dict[str, Any]]] = {"dense": [], "moe": []}
-    diffs = []
     for s in range(seed, seed + seeds):
         evals = {}
         for name, layers in (("dense", ["attn", "attn"]), ("moe", ["moe", "moe"])):
@@ -118,11 +128,21 @@ def moe_vs_dense(
                 layers=layers,
                 experts=experts,
                 top_k=top_k,
+                expert_hidden=expert_hidden,
                 capacity_factor=capacity_factor,
             )
             model = StackLM(config)
             trained = train_lm(
-                model, tokens, steps=steps, batch=batch, seq_len=seq_len, seed=s, on_step=on_step
+                model,
+                tokens,
+                steps=steps,
+                batch=batch,
+                seq_len=seq_len,
+                seed=s,
+                lr=lr,
+                aux_coef=aux_coef,
+                z_coef=z_coef,
+                on_step=on_step,
             )
             evals[name] = held_out(model, seq_len=seq_len, max_chars=eval_chars)
             flops = flops_per_token(model, seq_len)
@@ -135,7 +155,12 @@ def moe_vs_dense(
                     "tokens_per_s": trained.tokens_per_s,
                     "active_params": active_parameters(model),
                     "total_params": total_parameters(model),
+                    "expert_hidden": config.expert_size if name == "moe" else None,
                     "train_flops": 3 * flops * trained.tokens,
+                    "train_curve": [  # mean training loss per 10 steps
+                        sum(trained.losses[i : i + 10]) / len(trained.losses[i : i + 10])
+                        for i in range(0, len(trained.losses), 10)
+                    ],
                     "final_imbalance": _imbalance(
                         [sum(x) / len(x) for x in zip(*trained.expert_load[-1], strict=True)]
                     )
@@ -143,19 +168,42 @@ def moe_vs_dense(
                     else None,
                 }
             )
-        diffs.append(paired_difference(evals["dense"], evals["moe"]))
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    loss_diff = mean([d["loss_diff"] for d in diffs])
-    if len(diffs) > 1:
-        stderr = statistics.stdev([d["loss_diff"] for d in diffs]) / math.sqrt(len(diffs))
-    else:
-        stderr = diffs[0]["loss_diff_stderr"]
-    return {
+        diff = paired_difference(evals["dense"], evals["moe"])
+        runs["moe"][-1]["paired_diff"] = diff["loss_diff"]
+        runs["moe"][-1]["paired_diff_stderr"] = diff["loss_diff_stderr"]
+    settings = {
         "steps": steps,
         "experts": experts,
         "top_k": top_k,
+        "expert_hidden": runs["moe"][0]["expert_hidden"] if runs["moe"] else None,
         "capacity_factor": capacity_factor,
-        "seeds": list(range(seed, seed + seeds)),
+        "train_chars": train_chars,
+        "train_tokens_available": len(tokens),
+        "lr": lr,
+        "aux_coef": aux_coef,
+        "z_coef": z_coef,
+        "batch": batch,
+        "seq_len": seq_len,
+    }
+    return summarize_moe_vs_dense(runs, settings)
+
+
+def summarize_moe_vs_dense(
+    runs: dict[str, list[dict[str, Any]]], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Means, and MoE - dense as the mean of the per-seed paired differences ± their standard
+    error over seeds (one seed: the paired standard error over held-out windows). ``runs``
+    may pool several :func:`moe_vs_dense` calls (one per seed, run in parallel)."""
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    paired = [r["paired_diff"] for r in runs["moe"]]
+    loss_diff = mean(paired)
+    if len(paired) > 1:
+        stderr = statistics.stdev(paired) / math.sqrt(len(paired))
+    else:
+        stderr = runs["moe"][0]["paired_diff_stderr"]
+    return {
+        **settings,
+        "seeds": [r["seed"] for r in runs["moe"]],
         "dense_loss": mean([r["loss"] for r in runs["dense"]]),
         "moe_loss": mean([r["loss"] for r in runs["moe"]]),
         "moe_minus_dense": loss_diff,

@@ -112,13 +112,22 @@ def router_z_loss(logits: torch.Tensor) -> torch.Tensor:
 
 
 class Experts(nn.Module):
-    """``E`` SwiGLU experts stored as 3-D tensors (Mixtral's layout in ``transformers`` 5)."""
+    """``E`` SwiGLU experts stored as 3-D tensors (Mixtral's layout in ``transformers`` 5).
+
+    Initialised as ``nn.Linear`` initialises the dense SwiGLU (uniform in ``+-1/sqrt(fan_in)``),
+    so an MoE and a dense model start from the same weight scale; a normal with std
+    ``1/sqrt(fan_in)`` (0.1.0) is ``sqrt(3)`` times larger and made the MoE lose (README, Lab 1).
+    """
 
     def __init__(self, experts: int, dim: int, hidden: int) -> None:
         super().__init__()
         self.num_experts = experts
-        self.gate_up_proj = nn.Parameter(torch.randn(experts, 2 * hidden, dim) * dim**-0.5)
-        self.down_proj = nn.Parameter(torch.randn(experts, dim, hidden) * hidden**-0.5)
+        self.gate_up_proj = nn.Parameter(
+            torch.empty(experts, 2 * hidden, dim).uniform_(-(dim**-0.5), dim**-0.5)
+        )
+        self.down_proj = nn.Parameter(
+            torch.empty(experts, dim, hidden).uniform_(-(hidden**-0.5), hidden**-0.5)
+        )
 
     def forward(self, x: torch.Tensor, routing: Routing) -> torch.Tensor:
         """Dispatch each kept (token, expert) pair, run the expert, combine with its weight."""

@@ -1,4 +1,4 @@
-"""Load a Hugging Face Mamba, RWKV or Mixtral folder into our implementation and compare logits.
+"""Load a Hugging Face Mamba, Mamba-2, RWKV or Mixtral folder into ours and compare logits.
 
 The folder's ``config.json`` says which architecture it is; its weights go into both the
 ``transformers`` model and ours (same parameter names, so the ``state_dict`` loads unchanged),
@@ -18,11 +18,12 @@ SUPPORTED = {
     "mamba": "MambaForCausalLM",
     "rwkv": "RwkvForCausalLM",
     "mixtral": "MixtralForCausalLM",
+    "mamba2": "Mamba2ForCausalLM",
 }
 
 
 def ours_from_hf_config(config: Any) -> torch.nn.Module:
-    """Our model for a ``transformers`` Mamba/RWKV/Mixtral config (no weights yet)."""
+    """Our model for a ``transformers`` Mamba/Mamba-2/RWKV/Mixtral config (no weights yet)."""
     kind = config.model_type
     if kind == "mamba":
         from ch15_architectures.mamba import MambaConfig, MambaLM
@@ -41,6 +42,30 @@ def ours_from_hf_config(config: Any) -> torch.nn.Module:
                 layer_norm_epsilon=config.layer_norm_epsilon,
                 use_bias=config.use_bias,
                 use_conv_bias=config.use_conv_bias,
+                tie_word_embeddings=config.tie_word_embeddings,
+            )
+        )
+    if kind == "mamba2":
+        from ch15_architectures.mamba2 import Mamba2Config, Mamba2LM
+
+        if config.hidden_act != "silu":
+            raise UserError(f"Mamba-2 with hidden_act={config.hidden_act!r} is not supported")
+        return Mamba2LM(
+            Mamba2Config(
+                vocab_size=config.vocab_size,
+                hidden_size=config.hidden_size,
+                num_hidden_layers=config.num_hidden_layers,
+                num_heads=config.num_heads,
+                head_dim=config.head_dim,
+                state_size=config.state_size,
+                n_groups=config.n_groups,
+                expand=int(config.expand),
+                conv_kernel=config.conv_kernel,
+                chunk_size=config.chunk_size,
+                layer_norm_epsilon=config.layer_norm_epsilon,
+                use_bias=config.use_bias,
+                use_conv_bias=config.use_conv_bias,
+                time_step_limit=tuple(config.time_step_limit),
                 tie_word_embeddings=config.tie_word_embeddings,
             )
         )
@@ -84,7 +109,8 @@ def ours_from_hf_config(config: Any) -> torch.nn.Module:
             )
         )
     raise UserError(
-        f"unsupported architecture {kind!r}: parity needs a Mamba, RWKV or Mixtral model folder"
+        f"unsupported architecture {kind!r}: parity needs a Mamba, Mamba-2, RWKV or Mixtral "
+        "model folder"
     )
 
 
@@ -156,7 +182,7 @@ def parity(
 
 
 def save_tiny_reference(arch: str, path: str | Path, seed: int = 0) -> Path:
-    """Save a tiny random ``transformers`` model of ``arch`` (mamba, rwkv, mixtral) to ``path``."""
+    """Save a tiny random ``transformers`` model of ``arch`` (mamba, rwkv, mixtral, mamba2)."""
     import transformers
 
     torch.manual_seed(seed)
@@ -182,6 +208,18 @@ def save_tiny_reference(arch: str, path: str | Path, seed: int = 0) -> Path:
             max_position_embeddings=128,
         )
         model = transformers.MixtralForCausalLM(config)
+    elif arch == "mamba2":
+        config = transformers.Mamba2Config(
+            vocab_size=128,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_heads=8,
+            head_dim=8,
+            state_size=8,
+            n_groups=2,
+            chunk_size=16,
+        )
+        model = transformers.Mamba2ForCausalLM(config)
     else:
         raise UserError(f"unknown architecture {arch!r}: choose {', '.join(SUPPORTED)}")
     model.save_pretrained(path)
