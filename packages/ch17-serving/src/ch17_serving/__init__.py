@@ -6,8 +6,9 @@ Modules: :mod:`~ch17_serving.backend` (the model and its token loop),
 (JSON-schema constrained decoding), :mod:`~ch17_serving.keys` (hashed keys, rate limits, budgets),
 :mod:`~ch17_serving.protocol` (the OpenAI wire format), :mod:`~ch17_serving.server` (the FastAPI
 app), :mod:`~ch17_serving.client` (retries, backoff, cost), :mod:`~ch17_serving.memory` (LangChain
-memories), :mod:`~ch17_serving.minutes`, :mod:`~ch17_serving.deploy`, :mod:`~ch17_serving.loadtest`.
+memories), :mod:`~ch17_serving.minutes`, :mod:`~ch17_serving.deploy`, :mod:`~ch17_serving.loadtest`,
+:mod:`~ch17_serving.webchat` (the web chat page), :mod:`~ch17_serving.vision` (image parts).
 Heavy imports happen inside those modules, so ``import ch17_serving`` is cheap.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

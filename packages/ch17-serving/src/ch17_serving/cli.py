@@ -61,6 +61,7 @@ def serve(
         vision_model=str(vision_model) if vision_model else None,
     )
     run.log(f"serving on http://{host}:{port}/v1 (Ctrl-C stops; in-flight streams finish)")
+    run.log(f"web chat page: http://{host}:{port}/chat")
     start = time.time()
     run_server(config, host, port, workers)
     return {
@@ -406,7 +407,8 @@ def demo(run: Run) -> dict:
     )
     run.show(headline)
     return {
-        "showed": showed,
+        "showed": "; ".join(showed),  # one line (the umbrella's summary reads a string)
+        "steps": showed,
         "headline": headline,
         "streamed_equals_whole": same,
         "load": load,

@@ -3,7 +3,8 @@
 Routes: ``POST /v1/chat/completions`` (SSE streaming or not; tools; ``response_format`` JSON mode
 and JSON schema by constrained decoding; image parts), ``POST /v1/completions``,
 ``POST /v1/embeddings``, ``GET /v1/models``; ``GET /health`` (liveness), ``GET /ready`` (readiness:
-503 while loading or draining), ``GET /metrics`` (Prometheus).
+503 while loading or draining), ``GET /metrics`` (Prometheus); ``GET /chat``, a web chat page
+streaming from the chat route (:mod:`ch17_serving.webchat`).
 
 What makes it production-shaped, in the order a request meets it:
 
@@ -33,7 +34,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -298,6 +299,13 @@ def create_app(
         body = {"status": "ready" if ok else "draining", "model": backend.name}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @app.get("/chat", include_in_schema=False)
+    async def chat_page() -> HTMLResponse:
+        """The web chat page: plain HTML + JS streaming from /v1/chat/completions."""
+        from ch17_serving.webchat import CHAT_PAGE
+
+        return HTMLResponse(CHAT_PAGE)
+
     @app.get("/metrics")
     async def metrics() -> Response:
         """Prometheus text format."""
@@ -319,7 +327,11 @@ def create_app(
     async def chat_completions(body: ChatCompletionRequest, who: Caller = Depends(caller)) -> Any:
         """Chat completion, streamed as server-sent events when ``stream`` is true."""
         model = check_model(body.model)
-        messages = _plain_messages(body.messages, state.captioner)
+        if _has_images(body.messages) and state.captioner is not None:
+            # captioning runs a vision model: off the event loop, like generation
+            messages = await asyncio.to_thread(_plain_messages, body.messages, state.captioner)
+        else:
+            messages = _plain_messages(body.messages, state.captioner)
         tools = [t.model_dump(exclude_none=True) for t in body.tools or []]
         choice = body.tool_choice
         constraint, forced_tools = None, None
@@ -607,6 +619,13 @@ async def _completion_events(
                 ],
             }
     charge(who, len(prompt_ids), completion_tokens)
+
+
+def _has_images(messages: list[ChatMessage]) -> bool:
+    return any(
+        isinstance(m.content, list) and any(p.type == "image_url" for p in m.content)
+        for m in messages
+    )
 
 
 def _plain_messages(messages: list[ChatMessage], captioner: Captioner | None) -> list[dict]:
