@@ -3,7 +3,7 @@
 Each command runs in this process exactly as on the command line (``--json``, its defaults, one
 torch thread); the results go into one JSON file with the machine and each command's wall time.
 Commands run in sorted name order: ``a-train`` writes the adapter that ``b-eval`` and
-``c-merge`` read.
+``c-merge`` read; ``g-merge-ties`` merges the folders ``a-train-full`` and ``c-merge`` wrote.
 
 Run: ``OMP_NUM_THREADS=1 uv run python packages/ch09-sft/benchmarks/record_cli_examples.py
 [--only demo ...] [--out FILE]`` (default file: ``benchmarks/results/readme-cli-cpu-2core.json``).
@@ -40,6 +40,30 @@ EXAMPLES: dict[str, list[str]] = {
     "b-eval-adapter": ["eval", "--adapter", ADAPTER, "--n", "60"],
     "c-merge": ["merge-adapter", "--adapter", ADAPTER, "--out", "/tmp/ch09-merged"],
     "d-demo": ["demo"],
+    "e-train-ia3": ["train", "--method", "ia3", "--max-steps", "60", "--out", "/tmp/ch09-ia3"],
+    "e-train-qlora": [
+        "train",
+        "--method",
+        "qlora",
+        "--rank",
+        "16",
+        "--max-steps",
+        "60",
+        "--out",
+        "/tmp/ch09-qlora-r16",
+    ],
+    "f-eval-ia3": ["eval", "--adapter", "/tmp/ch09-ia3", "--n", "60"],
+    "f-eval-qlora": ["eval", "--adapter", "/tmp/ch09-qlora-r16", "--n", "60"],
+    "g-merge-ties": [
+        "merge",
+        "--models",
+        "/tmp/ch09-merged,/tmp/ch09-full",
+        "--method",
+        "ties",
+        "--out",
+        "/tmp/ch09-ties",
+    ],
+    "h-eval-ties": ["eval", "--model", "/tmp/ch09-ties", "--n", "60"],
 }
 
 if __name__ == "__main__":

@@ -101,3 +101,75 @@ def test_bad_input_exits_2(cli, tmp_path, tiny_dir, data_file):
             )
         assert exc.value.code == 2, extra
         assert not (tmp_path / "b").exists()
+
+
+def test_train_ia3_and_qlora_then_merge_like_peft(tmp_path, tiny_dir, data_file, peft):
+    from transformers import AutoModelForCausalLM
+
+    common = ["--data", str(data_file), "--model", str(tiny_dir), "--max-steps", "3"]
+    common += ["--batch-size", "4"]
+    for method in ("ia3", "qlora"):
+        out = tmp_path / method
+        res, _ = run_json(
+            app, ["train", "--method", method, "--rank", "4", "--out", str(out), *common]
+        )
+        assert res["trainable_params"] < 0.2 * res["total_params"], method
+        merged_dir = tmp_path / f"{method}-merged"
+        run_json(
+            app,
+            [
+                "merge-adapter",
+                "--adapter",
+                str(out),
+                "--model",
+                str(tiny_dir),
+                "--out",
+                str(merged_dir),
+            ],
+        )
+        ours = AutoModelForCausalLM.from_pretrained(merged_dir).state_dict()
+        base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+        theirs = peft.PeftModel.from_pretrained(base, out).merge_and_unload().state_dict()
+        assert max(float((ours[k] - theirs[k]).abs().max()) for k in ours) <= 1e-6, method
+
+
+def test_merge_command_equals_library(tmp_path, tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ch09_sft.merge import merge_states
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    folders, states = [], []
+    for seed in (1, 2):
+        m = AutoModelForCausalLM.from_pretrained(tiny_dir)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.01 * torch.randn(p.shape, generator=g))
+        folders.append(str(tmp_path / f"ft{seed}"))
+        m.save_pretrained(folders[-1])
+        tok.save_pretrained(folders[-1])
+        states.append({k: v.detach() for k, v in m.state_dict().items()})
+    base_state = {k: v.detach() for k, v in base.state_dict().items()}
+    out = tmp_path / "merged"
+    res, _ = run_json(
+        app,
+        [
+            "merge",
+            "--models",
+            ",".join(folders),
+            "--base",
+            str(tiny_dir),
+            "--method",
+            "dare_ties",
+            "--density",
+            "0.3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res["method"] == "dare_ties"
+    got = AutoModelForCausalLM.from_pretrained(out).state_dict()
+    want = merge_states(states, "dare_ties", base=base_state, density=0.3, seed=0)
+    assert max(float((got[k] - want[k]).abs().max()) for k in want) <= 1e-6

@@ -122,16 +122,19 @@ def test_bad_configs_raise_user_error(tmp_path):
         load_adapter(tiny_llama(0, hidden=32), tmp_path / "ad")
 
 
-def test_same_losses_as_peft_for_five_steps(peft):
+@pytest.mark.parametrize("use_dora", [False, True])
+def test_same_losses_as_peft_for_five_steps(peft, use_dora):
     """Same init (peft's A copied into ours), same batches, AdamW: losses agree to 1e-5."""
-    theirs = _peft_model(peft, False)
+    theirs = _peft_model(peft, use_dora)
     ours = tiny_llama(0)
-    inject_lora(ours, LoRAConfig(r=4, lora_alpha=8, target_modules=TARGETS))
+    inject_lora(ours, LoRAConfig(r=4, lora_alpha=8, target_modules=TARGETS, use_dora=use_dora))
     with torch.no_grad():
         for name, m in lora_modules(ours).items():
             layer = theirs.base_model.model.get_submodule(name)
             m.lora_A.weight.copy_(layer.lora_A["default"].weight)
             m.lora_B.weight.copy_(layer.lora_B["default"].weight)
+            if use_dora:
+                m.magnitude.copy_(layer.lora_magnitude_vector["default"].weight)
     g = torch.Generator().manual_seed(7)
     batches = [torch.randint(0, 300, (2, 10), generator=g)] * 5  # one batch: the loss must fall
     curves = []

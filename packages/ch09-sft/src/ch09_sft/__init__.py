@@ -1,1 +1,1 @@
-"""ch09-sft: LoRA and DoRA from scratch held to peft, SFT with assistant-only loss, merging."""
+"""ch09-sft: LoRA, DoRA, IA3, QLoRA (own NF4), SFT with packing, forgetting, merging."""

@@ -181,7 +181,14 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
-    """Merge every adapter and put plain ``nn.Linear`` layers back (peft's ``merge_and_unload``)."""
+    """Merge every adapter and put plain ``nn.Linear`` layers back (peft's ``merge_and_unload``).
+
+    IA3 layers (:mod:`ch09_sft.ia3`) are merged too, so this unloads any adapter of this package.
+    """
+    from ch09_sft.ia3 import ia3_modules, merge_ia3
+
+    if ia3_modules(model):
+        merge_ia3(model)
     for name, module in lora_modules(model).items():
         module.merge()
         parent_name, _, child = name.rpartition(".")
@@ -240,7 +247,9 @@ def read_adapter_config(path: str | Path) -> LoRAConfig:
         raise UserError(f"{path} is not an adapter folder (no {ADAPTER_CONFIG})")
     raw: dict[str, Any] = json.loads(file.read_text())
     if raw.get("peft_type", "LORA") != "LORA":
-        raise UserError(f"{path}: only LoRA/DoRA adapters are supported, not {raw['peft_type']}")
+        raise UserError(
+            f"{path}: only LoRA/DoRA/IA3 adapters are supported, not {raw['peft_type']}"
+        )
     targets = raw.get("target_modules") or ["q_proj", "v_proj"]
     return LoRAConfig(
         r=int(raw["r"]),
@@ -252,13 +261,20 @@ def read_adapter_config(path: str | Path) -> LoRAConfig:
 
 
 def load_adapter(model: nn.Module, path: str | Path) -> nn.Module:
-    """Inject the adapter of a peft-format folder into ``model`` and load its weights.
+    """Inject the adapter of a peft-format folder (LoRA, DoRA or IA3) into ``model``, load it.
 
     Raises ``UserError`` when the adapter was made for another base model (missing modules or
     shapes that do not fit).
     """
     from safetensors.torch import load_file
 
+    file = Path(path) / ADAPTER_CONFIG
+    if file.is_file():
+        raw = json.loads(file.read_text())
+        if raw.get("peft_type") == "IA3":
+            from ch09_sft.ia3 import load_ia3
+
+            return load_ia3(model, path, raw)
     config = read_adapter_config(path)
     weights = load_file(str(Path(path) / ADAPTER_WEIGHTS))
     inject_lora(model, config)

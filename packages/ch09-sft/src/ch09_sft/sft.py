@@ -58,15 +58,33 @@ USER = "User: "
 ASSISTANT = "\nAssistant:"
 
 
-def make_task(n: int, seed: int, hard: bool = False) -> list[dict[str, Any]]:
+TASKS = ("repeat", "twice")
+
+
+def make_task(n: int, seed: int, hard: bool = False, kind: str = "repeat") -> list[dict[str, Any]]:
     """``n`` chat examples ``{"messages": [user, assistant]}``.
 
-    The default task repeats one word ("Repeat the word: cat" -> "cat"); ``hard=True`` asks for
-    the first or last of three words (not reached in the CPU budget here, see the README).
+    The default task repeats one word ("Repeat the word: cat" -> "cat"); ``kind="twice"`` is a
+    second task for forgetting and merging ("Say the word twice: cat" -> "cat cat");
+    ``hard=True`` asks for the first or last of three words (not reached in the CPU budget here,
+    see the README).
     """
+    if kind not in TASKS:
+        raise UserError(f"task must be one of {', '.join(TASKS)}, not {kind!r}")
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
+        if kind == "twice":
+            word = rng.choice(WORDS)
+            rows.append(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Say the word twice: {word}"},
+                        {"role": "assistant", "content": f"{word} {word}"},
+                    ]
+                }
+            )
+            continue
         if not hard:
             word = rng.choice(WORDS)
             rows.append(
@@ -93,14 +111,14 @@ def make_task(n: int, seed: int, hard: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def train_split(n: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
+def train_split(n: int = 2000, seed: int = 0, kind: str = "repeat") -> list[dict[str, Any]]:
     """The bundled training set (seed ``seed``)."""
-    return make_task(n, seed)
+    return make_task(n, seed, kind=kind)
 
 
-def eval_split(n: int = 200, seed: int = 10_000) -> list[dict[str, Any]]:
+def eval_split(n: int = 200, seed: int = 10_000, kind: str = "repeat") -> list[dict[str, Any]]:
     """The held-out set: another seed, so the examples differ from training."""
-    return make_task(n, seed)
+    return make_task(n, seed, kind=kind)
 
 
 def read_chat_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -182,6 +200,71 @@ def batches(encoded: list[tuple[list[int], list[int]]], size: int, pad: int, rng
         yield ids, mask, labels
 
 
+def pack(
+    encoded: list[tuple[list[int], list[int]]], max_length: int
+) -> list[list[tuple[list[int], list[int]]]]:
+    """Group examples into rows of at most ``max_length`` tokens (first fit, in order).
+
+    An example longer than ``max_length`` gets a row of its own (it is not cut).
+    """
+    rows: list[list[tuple[list[int], list[int]]]] = []
+    sizes: list[int] = []
+    for ex in encoded:
+        n = len(ex[0])
+        for i, size in enumerate(sizes):
+            if size + n <= max_length:
+                rows[i].append(ex)
+                sizes[i] += n
+                break
+        else:
+            rows.append([ex])
+            sizes.append(n)
+    return rows
+
+
+def collate_packed(rows: list[list[tuple[list[int], list[int]]]], pad: int):
+    """``(input_ids, position_ids, labels)`` for packed rows; positions restart at each example.
+
+    Called with ``attention_mask=None``, ``use_cache=False`` (a cache turns the detection off) and
+    these ``position_ids``, transformers builds a block-diagonal causal mask
+    (``find_packed_sequence_indices``), so no example attends to
+    another one in its row; the first label of every example is the user's (``-100``), so no loss
+    crosses an example boundary either. Padding at the end of a row is its own "example".
+    """
+    import torch
+
+    width = max(sum(len(x) for x, _ in r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    pos = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for b, row in enumerate(rows):
+        at = 0
+        for x, y in row:
+            n = len(x)
+            ids[b, at : at + n] = torch.tensor(x)
+            labels[b, at : at + n] = torch.tensor(y)
+            pos[b, at : at + n] = torch.arange(n)
+            at += n
+        pos[b, at:] = torch.arange(width - at)
+    return ids, pos, labels
+
+
+def packed_batches(encoded, size: int, max_length: int, pad: int, rng: random.Random):
+    """Endless packed batches: shuffle, pack ``size * k`` examples into rows, ``k`` rows a step.
+
+    Each step sees about ``size`` examples' worth of tokens, like an unpacked batch of ``size``.
+    """
+    while True:
+        order = list(range(len(encoded)))
+        rng.shuffle(order)
+        rows = pack([encoded[i] for i in order], max_length)
+        per_row = max(1, round(sum(len(r) for r in rows) / len(rows)))
+        step_rows = max(1, size // per_row)
+        for start in range(0, len(rows) - step_rows + 1, step_rows):
+            chunk = rows[start : start + step_rows]
+            yield (*collate_packed(chunk, pad), sum(len(x) for r in chunk for x, _ in r))
+
+
 def train(
     model,
     tokenizer,
@@ -192,8 +275,14 @@ def train(
     lr: float = 3e-3,
     seed: int = 0,
     log_every: int = 0,
+    packing: bool = False,
+    max_length: int = 128,
 ) -> dict[str, Any]:
-    """AdamW on the trainable parameters, assistant-only loss; returns losses and timing."""
+    """AdamW on the trainable parameters, assistant-only loss; returns losses and timing.
+
+    With ``packing`` the examples are packed into rows of ``max_length`` tokens (block-diagonal
+    attention through ``position_ids``, see :func:`collate_packed`) instead of right-padded.
+    """
     import torch
 
     if max_steps < 1:
@@ -209,10 +298,22 @@ def train(
     model.train()
     losses: list[float] = []
     start = time.perf_counter()
-    stream = batches(encoded, batch_size, tokenizer.pad_token_id or 0, rng)
+    pad = tokenizer.pad_token_id or 0
+    if packing:
+        stream = packed_batches(encoded, batch_size, max_length, pad, rng)
+    else:
+        stream = batches(encoded, batch_size, pad, rng)
+    tokens = real = 0
     for step in range(max_steps):
-        ids, mask, labels = next(stream)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        if packing:
+            ids, pos, labels, n_real = next(stream)
+            real += n_real
+            loss = model(input_ids=ids, position_ids=pos, labels=labels, use_cache=False).loss
+        else:
+            ids, mask, labels = next(stream)
+            real += int(mask.sum())
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        tokens += ids.numel()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -228,12 +329,14 @@ def train(
         "first_loss": losses[0],
         "losses": losses,
         "steps": max_steps,
+        "tokens_processed": tokens,
+        "padding_fraction": 1 - real / tokens,
         "train_seconds": time.perf_counter() - start,
     }
 
 
 def evaluate(
-    model, tokenizer, rows: Iterable[dict[str, Any]], *, max_new_tokens: int = 6
+    model, tokenizer, rows: Iterable[dict[str, Any]], *, max_new_tokens: int = 8
 ) -> dict[str, Any]:
     """Greedy exact match of the generated answer (to the end token) vs the last assistant turn."""
     import torch
