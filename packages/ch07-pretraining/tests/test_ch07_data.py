@@ -68,3 +68,27 @@ def test_prepare_cached_prepares_once_per_distinct_corpus(tmp_path):
     assert (folder / "train.bin").stat().st_mtime_ns == stamp  # read, not rewritten
     other, _, cached = prepare_cached("stories", tmp_path, vocab_size=300, max_chars=30_000)
     assert not cached and other != folder  # other text, other folder: never stale tokens
+
+
+def test_prepare_packs_with_a_given_tokenizer_json(tmp_path, tiny_data):
+    """--tokenizer: a tokenizer trained elsewhere (ch03 writes the same tokenizer.json format)."""
+    from tokenizers import Tokenizer
+
+    given = tmp_path / "given"
+    given.mkdir()
+    Tokenizer.from_file(str(tiny_data / "tokenizer.json")).save(str(given / "tokenizer.json"))
+    meta = prepare_corpus("stories", tmp_path / "out", max_chars=60_000, tokenizer=given)
+    assert meta == {**json.loads((tiny_data / "meta.json").read_text()), "source": "stories"}
+    packed = TokenData.open(tmp_path / "out")
+    assert np.array_equal(np.asarray(packed.val), np.asarray(TokenData.open(tiny_data).val))
+    vocab = json.loads((given / "tokenizer.json").read_text())
+    vocab["added_tokens"] = []
+    vocab["model"]["vocab"].pop("<|endoftext|>")
+    (tmp_path / "bad.json").write_text(json.dumps(vocab))
+    with pytest.raises(UserError, match="no <\\|endoftext\\|> token"):
+        prepare_corpus(
+            "stories", tmp_path / "out2", max_chars=60_000, tokenizer=tmp_path / "bad.json"
+        )
+    with pytest.raises(UserError, match=r"no tokenizer\.json"):
+        prepare_corpus("stories", tmp_path / "out3", tokenizer=tmp_path / "missing")
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()

@@ -62,12 +62,17 @@ def prepare(
     ),
     vocab_size: int = typer.Option(4096, help="BPE vocabulary size (>= 258)"),
     max_chars: int = typer.Option(2_000_000, help="characters of the corpus to use"),
+    tokenizer: Path = typer.Option(
+        None, help="use this tokenizer.json (or its folder) instead of training one"
+    ),
 ) -> dict:
     """Train a byte-level BPE tokenizer and pack the corpus into memory-mapped token files."""
     from ch07_pretraining.data import prepare_corpus
 
     out = run.out_path(artefact_path("ch07", "data", f"{Path(corpus).name}-{vocab_size}"))
-    meta = prepare_corpus(corpus, out, vocab_size=vocab_size, max_chars=max_chars)
+    meta = prepare_corpus(
+        corpus, out, vocab_size=vocab_size, max_chars=max_chars, tokenizer=tokenizer
+    )
     run.table([{"key": k, "value": v} for k, v in meta.items()], title=f"prepared {out}")
     return {**meta, "out": str(out)}
 

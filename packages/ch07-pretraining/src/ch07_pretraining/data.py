@@ -50,6 +50,24 @@ def train_tokenizer(docs: list[str], vocab_size: int):
     )
 
 
+def load_tokenizer_file(path: str | os.PathLike):
+    """Load a trained ``tokenizer.json`` (a file or a folder holding one) for packing a corpus."""
+    from transformers import PreTrainedTokenizerFast
+
+    path = Path(path)
+    file = path / "tokenizer.json" if path.is_dir() else path
+    if not file.is_file():
+        raise UserError(f"{path}: no tokenizer.json there (train one with ch03-tokenization train)")
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(file))
+    if raw.token_to_id(EOS) is None:  # checked before the wrapper would add it as a new token
+        raise UserError(f"{file}: the tokenizer has no {EOS} token (train it with --special {EOS})")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token=EOS, eos_token=EOS, pad_token=EOS, unk_token=None
+    )
+
+
 def token_byte_lengths(tokenizer) -> np.ndarray:
     """Bytes each token id stands for (0 for special tokens): the denominator of bits per byte.
 
@@ -96,11 +114,14 @@ def prepare_corpus(
     vocab_size: int = 4096,
     max_chars: int | None = 2_000_000,
     val_fraction: float = 0.05,
+    tokenizer: str | os.PathLike | None = None,
 ) -> dict:
     """Train a tokenizer on ``source`` and pack it into ``out`` (written atomically).
 
     ``out`` then holds ``tokenizer.json`` (+ ``tokenizer_config.json``), ``train.bin``, ``val.bin``
-    and ``meta.json``. Returns the metadata.
+    and ``meta.json``. Returns the metadata. With ``tokenizer`` (a ``tokenizer.json`` file or a
+    folder holding one, e.g. from ``ch03-tokenization train --special '<|endoftext|>'``) that
+    tokenizer is used instead of training one; it must know the ``<|endoftext|>`` token.
     """
     source = os.fspath(source)
     if not 0 < val_fraction < 0.5:
@@ -108,7 +129,11 @@ def prepare_corpus(
     train_docs, val_docs = _split_documents(source, max_chars, val_fraction)
     if not any(d.strip() for d in train_docs) or not any(d.strip() for d in val_docs):
         raise UserError(f"{source}: the corpus is empty (no text to train on)")
-    tokenizer = train_tokenizer(train_docs, vocab_size)
+    tokenizer = (
+        train_tokenizer(train_docs, vocab_size)
+        if tokenizer is None
+        else load_tokenizer_file(tokenizer)
+    )
     dtype = np.uint16 if len(tokenizer) <= 65536 else np.uint32
     train_ids = _encode(tokenizer, train_docs, dtype)
     val_ids = _encode(tokenizer, val_docs, dtype)

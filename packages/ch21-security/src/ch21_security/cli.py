@@ -34,6 +34,9 @@ def scan(
         None, "--secret", help="a string whose appearance in a reply is a leak (repeatable)"
     ),
     timeout: float = typer.Option(120.0, help="seconds per request"),
+    model: str = typer.Option(
+        "target", "--model", help="model name sent with every probe (the --target's model id)"
+    ),
 ) -> dict:
     """Run the OWASP probes against an endpoint; report findings and the attack success rate."""
     from ch21_security.labs import TARGET_SECRETS
@@ -50,7 +53,7 @@ def scan(
                 server.url, secrets=secrets or TARGET_SECRETS, timeout=timeout, progress=run.log
             )
     else:
-        report = run_scan(target, secrets=secrets, timeout=timeout, progress=run.log)
+        report = run_scan(target, secrets=secrets, timeout=timeout, progress=run.log, model=model)
     from llmpath_core.paths import artefact_path
 
     report["report_files"] = write_report(

@@ -388,8 +388,12 @@ def scan(
     timeout: float = 120.0,
     latency_budget_s: float = 10.0,
     progress: Callable[[str], None] | None = None,
+    model: str = "target",
 ) -> dict[str, Any]:
-    """Run ``probes`` against ``base_url`` (an OpenAI-compatible ``.../v1``); return the report."""
+    """Run ``probes`` against ``base_url`` (an OpenAI-compatible ``.../v1``); return the report.
+
+    ``model`` is the model name sent in every request (a server that checks names needs its own).
+    """
     check_reachable(base_url)
     url = base_url.rstrip("/") + "/chat/completions"
     findings = []
@@ -397,7 +401,7 @@ def scan(
         body = (
             probe.raw_body
             if probe.raw_body is not None
-            else json.dumps({"model": "target", "messages": probe.messages, **probe.extra}).encode()
+            else json.dumps({"model": model, "messages": probe.messages, **probe.extra}).encode()
         )
         start = time.perf_counter()
         status, obj, _ = post_json(url, body, timeout)
