@@ -107,3 +107,140 @@ def test_cli_distill_prints_the_contract_keys():
     # two steps leave both students far from the trained teacher
     assert res["teacher_perplexity"] < min(res["student_perplexity"], res["scratch_perplexity"])
     assert res["speedup"] > 0
+
+
+def _teacher_like(seed=0):
+    from llmpath_core.testing import tiny_llama
+
+    return tiny_llama(seed, vocab=97, hidden=48, layers=4, heads=3, tie=True)
+
+
+def test_weight_selection_with_the_teachers_sizes_is_the_teacher():
+    from ch16_enhancement.distill import select_from_teacher
+
+    teacher = _teacher_like()
+    student = select_from_teacher(teacher, teacher.config)
+    ids = torch.randint(0, 97, (2, 12), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(student(input_ids=ids).logits, teacher(input_ids=ids).logits)
+
+
+def test_weight_selection_takes_sub_blocks_of_the_teachers_weights():
+    # DistilBERT's layer choice plus narrower layers: every student weight is the teacher's
+    # weight at the kept layers / heads / neurons / hidden dimensions
+    from ch16_enhancement.distill import evenly_spaced, select_from_teacher
+
+    teacher = _teacher_like()
+    config = teacher.config.__class__.from_dict(teacher.config.to_dict())
+    config.hidden_size, config.num_hidden_layers, config.intermediate_size = 32, 2, 40
+    config.num_attention_heads = config.num_key_value_heads = 2
+    student = select_from_teacher(teacher, config)
+    assert evenly_spaced(4, 2).tolist() == [0, 3]
+    hid = evenly_spaced(48, 32)
+    neurons = evenly_spaced(96, 40)
+    t_layer, s_layer = teacher.model.layers[3], student.model.layers[1]
+    assert torch.equal(
+        s_layer.self_attn.q_proj.weight, t_layer.self_attn.q_proj.weight[:32][:, hid]
+    )
+    assert torch.equal(
+        s_layer.self_attn.o_proj.weight, t_layer.self_attn.o_proj.weight[hid][:, :32]
+    )
+    assert torch.equal(s_layer.mlp.down_proj.weight, t_layer.mlp.down_proj.weight[hid][:, neurons])
+    assert torch.equal(student.model.embed_tokens.weight, teacher.model.embed_tokens.weight[:, hid])
+    assert student.lm_head.weight.data_ptr() == student.model.embed_tokens.weight.data_ptr()
+
+
+def test_new_student_starts_as_the_config_says():
+    from dataclasses import replace
+
+    from ch16_enhancement.distill import new_student, select_from_teacher, student_config
+
+    teacher = _teacher_like()
+    cfg = DistillConfig(
+        student_hidden=32,
+        student_layers=2,
+        student_heads=2,
+        student_intermediate=30,
+        init="teacher",
+    )
+    picked = new_student(teacher, cfg).state_dict()
+    direct = select_from_teacher(teacher, student_config(teacher.config, cfg)).state_dict()
+    assert all(torch.equal(picked[k], direct[k]) for k in direct)
+    randomly = new_student(teacher, replace(cfg, init="random")).state_dict()
+    assert not torch.equal(
+        randomly["model.embed_tokens.weight"], direct["model.embed_tokens.weight"]
+    )
+    with pytest.raises(ValueError, match="draft's shape"):
+        new_student(teacher, replace(cfg, init="draft"))
+
+
+def test_teacher_samples_equal_sampling_without_the_cache():
+    # the cached sampler draws the same tokens as a loop that re-reads the whole prefix
+    from ch16_enhancement.distill import teacher_samples
+
+    teacher = _teacher_like()
+    prompts = torch.randint(0, 97, (3, 4), generator=torch.Generator().manual_seed(1))
+    ours = teacher_samples(teacher, prompts, 10, temperature=0.8, seed=5)
+    g = torch.Generator().manual_seed(5)
+    ids = prompts
+    with torch.no_grad():
+        while ids.size(1) < 10:
+            probs = torch.softmax(teacher(input_ids=ids).logits[:, -1] / 0.8, dim=-1)
+            ids = torch.cat([ids, torch.multinomial(probs, 1, generator=g)], dim=1)
+    assert ours.shape == (3, 10) and torch.equal(ours[:, :4], prompts)
+    assert torch.equal(ours, ids)
+
+
+def test_sequence_kd_trains_on_the_teachers_samples():
+    # with method="sequence" the student's loss is the cross-entropy on the teacher's
+    # continuations of each window's prompt, not on the data (checked at step 0, lr 0)
+    from dataclasses import replace
+
+    from ch16_enhancement.distill import batches, new_student, teacher_samples
+    from llmpath_core.testing import tiny_llama
+
+    teacher = tiny_llama(0, vocab=31, hidden=32, layers=1, heads=2, head_scale=8.0)
+    cfg = DistillConfig(
+        steps=1,
+        batch_size=4,
+        seq_len=8,
+        lr=0.0,
+        method="sequence",
+        seqkd_prompt=2,
+        student_hidden=16,
+        student_layers=1,
+        student_heads=1,
+        student_intermediate=32,
+    )
+    stream = torch.randint(0, 31, (500,), generator=torch.Generator().manual_seed(0))
+    student = new_student(teacher, cfg)
+    window = next(batches(stream, cfg))
+    sampled = teacher_samples(teacher, window[:, :2], 9, 1.0, seed=cfg.seed * 100_003)
+    assert not torch.equal(sampled, window)
+    with torch.no_grad():
+        logits = student(input_ids=sampled[:, :-1]).logits
+        on_samples = float(
+            torch.nn.functional.cross_entropy(logits.reshape(-1, 31), sampled[:, 1:].reshape(-1))
+        )
+        logits = student(input_ids=window[:, :-1]).logits
+        on_data = float(
+            torch.nn.functional.cross_entropy(logits.reshape(-1, 31), window[:, 1:].reshape(-1))
+        )
+    (loss,) = train_student(student, stream, cfg, teacher=teacher)
+    assert loss == pytest.approx(on_samples, rel=1e-5) and loss != pytest.approx(on_data, rel=1e-3)
+    with pytest.raises(ValueError, match="unknown method"):
+        train_student(student, stream, replace(cfg, method="nope"), teacher=teacher)
+
+
+def test_cli_distill_rejects_a_bad_init_before_any_work():
+    from typer.testing import CliRunner
+
+    from ch16_enhancement.cli import app
+
+    for args, message in (
+        (["--init", "nope"], "--init must be one of"),
+        (["--init", "draft", "--student-size", "quarter"], "--init draft needs"),
+    ):
+        done = CliRunner().invoke(app, ["distill", *args, "--json"])
+        assert done.exit_code == 2
+        assert message in done.stderr and "Traceback" not in done.stderr

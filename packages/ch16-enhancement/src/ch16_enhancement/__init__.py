@@ -5,7 +5,8 @@
 - :mod:`.passkey`, :mod:`.context` — the context-extension lab (passkey, loss by position);
 - :mod:`.merge`, :mod:`.ensemble` — linear, SLERP, task arithmetic, TIES, DARE (equal to mergekit);
   logit and routing ensembles;
-- :mod:`.distill`, :mod:`.export` — logit KD of the default model into a 10x smaller student, ONNX;
+- :mod:`.distill`, :mod:`.export` — logit and sequence-level KD of the default model into a
+  4-10x smaller student (random or teacher-selected init), ONNX;
 - :mod:`.continual` — EWC (Fisher diagonal from per-sample gradients), replay, naive fine-tuning;
 - :mod:`.feedback` — learning from a thumbs-up/down/correction JSONL log in periodic updates.
 
@@ -14,4 +15,4 @@ Submodules import torch; ``import ch16_enhancement`` alone does not.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -154,10 +154,32 @@ def distill(
     onnx: bool = typer.Option(
         False, "--onnx/--no-onnx", help="export the student to ONNX (+ int8)"
     ),
+    init: str = typer.Option(
+        "random", "--init", help="student start: random, teacher (weight selection), draft"
+    ),
+    student_size: str = typer.Option(
+        "draft", "--student-size", help="draft (10.5% of the weights) or quarter (24.8%)"
+    ),
+    method: str = typer.Option(
+        "logit", "--method", help="KD on: logit (data), sequence (teacher samples), both"
+    ),
+    lr: float = typer.Option(3e-3, "--lr", help="peak learning rate of both students"),
 ) -> dict:
     """Distil the default model into a ~10x smaller student; compare with training from scratch."""
-    from ch16_enhancement.distill import DistillConfig
+    from ch16_enhancement.distill import INITS, METHODS, STUDENT_SIZES, DistillConfig, sized
     from ch16_enhancement.distill import distill as run_distill
+
+    for name, value, allowed in (
+        ("--init", init, INITS),
+        ("--student-size", student_size, tuple(STUDENT_SIZES)),
+        ("--method", method, METHODS),
+    ):
+        if value not in allowed:
+            raise UserError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    if init == "draft" and student_size != "draft":
+        raise UserError("--init draft needs --student-size draft (the draft model's shape)")
+    if lr <= 0:
+        raise UserError(f"--lr must be > 0 (got {lr})")
 
     if steps < 1 or batch_size < 1:
         raise UserError("--steps and --batch-size must be >= 1")
@@ -172,8 +194,11 @@ def distill(
         hidden_weight=hidden_weight,
         batch_size=batch_size,
         seed=run.seed,
+        init=init,
+        method=method,
+        lr=lr,
     )
-    result = run_distill(cfg, progress=run.log)
+    result = run_distill(sized(cfg, student_size), progress=run.log)
     models = result.pop("_models")
     if run.out is not None or onnx:
         from llmpath_core import artefact_path, atomic_dir
@@ -199,7 +224,7 @@ def distill(
                 "forward ms": round(result["teacher_forward_ms"], 2),
             },
             {
-                "model": "student, KD",
+                "model": f"student, {method} KD ({init} init)",
                 "parameters": result["student_params"],
                 "perplexity": round(result["student_perplexity"], 3),
                 "forward ms": round(result["student_forward_ms"], 2),

@@ -45,6 +45,40 @@ class DistillConfig:
     eval_windows: int | None = None  # None: every window of the first eval_chars
     eval_chars: int = 100_000
     seed: int = 0
+    # how both students start: "random", "teacher" (weight selection from the teacher's layers,
+    # heads, neurons and hidden dimensions) or "draft" (llmpath's pretrained draft model; the
+    # student sizes must then be the draft's)
+    init: str = "random"
+    # what the KD student learns from: "logit" (Hinton's loss on the data), "sequence"
+    # (cross-entropy on the teacher's own samples, Kim & Rush 2016) or "both" (the logit loss on
+    # the teacher's samples)
+    method: str = "logit"
+    seqkd_prompt: int = 16
+    seqkd_temperature: float = 1.0
+
+
+STUDENT_SIZES = {
+    # name: (hidden, layers, heads, intermediate); "draft" is the draft model's shape (10.5%)
+    "draft": (64, 2, 2, 176),
+    # the largest shape at <= 25% of the teacher's weights with the teacher's head_dim
+    "quarter": (128, 2, 4, 256),
+}
+INITS = ("random", "teacher", "draft")
+METHODS = ("logit", "sequence", "both")
+
+
+def sized(cfg: DistillConfig, size: str) -> DistillConfig:
+    """``cfg`` with the student sizes of a named shape in :data:`STUDENT_SIZES`."""
+    from dataclasses import replace
+
+    hidden, layers, heads, intermediate = STUDENT_SIZES[size]
+    return replace(
+        cfg,
+        student_hidden=hidden,
+        student_layers=layers,
+        student_heads=heads,
+        student_intermediate=intermediate,
+    )
 
 
 def kd_loss(
@@ -86,12 +120,114 @@ def student_config(teacher_config, cfg: DistillConfig):
     return config
 
 
-def new_student(teacher, cfg: DistillConfig):
-    """A randomly initialised student (seeded by ``cfg.seed``)."""
+def evenly_spaced(total: int, keep: int) -> torch.Tensor:
+    """``keep`` indices spread evenly over ``range(total)``, first and last included."""
+    if not 1 <= keep <= total:
+        raise ValueError(f"cannot keep {keep} of {total}")
+    if keep == 1:
+        return torch.tensor([0])
+    return torch.linspace(0, total - 1, keep).round().long()
+
+
+@torch.no_grad()
+def select_from_teacher(teacher, config):
+    """A student of shape ``config`` whose every weight is a sub-block of the teacher's.
+
+    DistilBERT (Sanh et al. 2019) keeps every other layer of the teacher; weight selection (Xu et
+    al. 2023, "Initializing Models with Larger Ones") also narrows each layer: here the student
+    keeps evenly spaced layers (first and last included), the first ``heads`` attention heads
+    (same ``head_dim``, so RoPE is unchanged), evenly spaced MLP neurons and evenly spaced hidden
+    dimensions of the residual stream, the same ones in every matrix, the embedding and the
+    norms. With the teacher's own sizes it returns the teacher's weights exactly.
+    """
     from transformers import AutoModelForCausalLM
 
+    tc = teacher.config
+    head_dim = tc.head_dim
+    if config.head_dim != head_dim:
+        raise ValueError(f"student head_dim {config.head_dim} != teacher's {head_dim}")
+    if config.num_key_value_heads != config.num_attention_heads:
+        raise ValueError("weight selection needs as many key/value heads as query heads")
+    layers = evenly_spaced(tc.num_hidden_layers, config.num_hidden_layers).tolist()
+    hidden = evenly_spaced(tc.hidden_size, config.hidden_size)
+    heads = torch.arange(config.num_attention_heads * head_dim)
+    neurons = evenly_spaced(tc.intermediate_size, config.intermediate_size)
+    student = AutoModelForCausalLM.from_config(config)
+    source = teacher.state_dict()
+    picked = {}
+    for name in student.state_dict():
+        teacher_name = name
+        if ".layers." in name:
+            index = int(name.split(".layers.")[1].split(".")[0])
+            teacher_name = name.replace(f".layers.{index}.", f".layers.{layers[index]}.", 1)
+        w = source[teacher_name]
+        if name.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight")):
+            w = w[heads][:, hidden]
+        elif name.endswith("o_proj.weight"):
+            w = w[hidden][:, heads]
+        elif name.endswith(("gate_proj.weight", "up_proj.weight")):
+            w = w[neurons][:, hidden]
+        elif name.endswith("down_proj.weight"):
+            w = w[hidden][:, neurons]
+        elif name.endswith(("embed_tokens.weight", "lm_head.weight")):
+            w = w[:, hidden]
+        elif "norm" in name:
+            w = w[hidden]
+        else:
+            raise ValueError(f"weight selection does not know {name}")
+        picked[name] = w.clone()
+    student.load_state_dict(picked)
+    student.tie_weights()
+    return student
+
+
+def new_student(teacher, cfg: DistillConfig):
+    """A student of ``cfg``'s sizes, started as ``cfg.init`` says (random: ``cfg.seed``)."""
+    from transformers import AutoModelForCausalLM
+
+    config = student_config(teacher.config, cfg)
     torch.manual_seed(cfg.seed)
-    return AutoModelForCausalLM.from_config(student_config(teacher.config, cfg))
+    if cfg.init == "random":
+        return AutoModelForCausalLM.from_config(config)
+    if cfg.init == "teacher":
+        return select_from_teacher(teacher, config)
+    if cfg.init == "draft":
+        from llmpath_core import load_draft_model
+
+        draft, _ = load_draft_model()
+        d = draft.config
+        shape = (d.hidden_size, d.num_hidden_layers, d.num_attention_heads, d.intermediate_size)
+        wanted = (cfg.student_hidden, cfg.student_layers, cfg.student_heads)
+        if shape != (*wanted, cfg.student_intermediate):
+            raise ValueError(f"init 'draft' needs the draft's shape {shape}")
+        return draft.train()
+    raise ValueError(f"unknown init {cfg.init!r}: one of {', '.join(INITS)}")
+
+
+@torch.no_grad()
+def teacher_samples(
+    teacher, prompts: torch.Tensor, length: int, temperature: float = 1.0, seed: int = 0
+) -> torch.Tensor:
+    """Sequence-level KD data: each row of ``prompts`` continued by the teacher to ``length``.
+
+    Plain ancestral sampling at ``temperature`` with the key/value cache (Kim & Rush 2016 use
+    beam search; sampling keeps the student's data as varied as the teacher's distribution).
+    """
+    g = torch.Generator().manual_seed(seed)
+    teacher.eval()
+    ids = prompts
+    out = teacher(input_ids=ids, use_cache=True)
+    past = out.past_key_values
+    logits = out.logits[:, -1]
+    while ids.size(1) < length:
+        probs = torch.softmax(logits.float() / temperature, dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=g)
+        ids = torch.cat([ids, nxt], dim=1)
+        if ids.size(1) == length:
+            break
+        out = teacher(input_ids=nxt, past_key_values=past, use_cache=True)
+        past, logits = out.past_key_values, out.logits[:, -1]
+    return ids
 
 
 def count_parameters(model) -> int:
@@ -118,7 +254,14 @@ def batches(stream: torch.Tensor, cfg: DistillConfig):
 
 
 def train_student(student, stream: torch.Tensor, cfg: DistillConfig, teacher=None) -> list[float]:
-    """Train ``student`` in place: plain cross-entropy, or KD from ``teacher`` when given."""
+    """Train ``student`` in place: plain cross-entropy, or KD from ``teacher`` when given.
+
+    With a teacher, ``cfg.method`` picks the KD: ``logit`` (Hinton's loss on the data's windows),
+    ``sequence`` (cross-entropy on the teacher's continuations of each window's first
+    ``cfg.seqkd_prompt`` tokens) or ``both`` (Hinton's loss on those continuations).
+    """
+    if cfg.method not in METHODS:
+        raise ValueError(f"unknown method {cfg.method!r}: one of {', '.join(METHODS)}")
     projection = None
     params = list(student.parameters())
     if teacher is not None and cfg.hidden_weight > 0:
@@ -137,9 +280,17 @@ def train_student(student, stream: torch.Tensor, cfg: DistillConfig, teacher=Non
                 * min(1.0, (step + 1) / warmup)
                 * max(0.1, 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
             )
+        if teacher is not None and cfg.method != "logit":
+            window = teacher_samples(
+                teacher,
+                window[:, : cfg.seqkd_prompt],
+                window.size(1),
+                cfg.seqkd_temperature,
+                seed=cfg.seed * 100_003 + step,
+            )
         inputs, targets = window[:, :-1], window[:, 1:]
         out = student(input_ids=inputs, output_hidden_states=projection is not None)
-        if teacher is None:
+        if teacher is None or cfg.method == "sequence":
             loss = F.cross_entropy(out.logits.reshape(-1, out.logits.size(-1)), targets.reshape(-1))
         else:
             with torch.no_grad():
@@ -189,7 +340,9 @@ def distill(cfg: DistillConfig, teacher=None, tokenizer=None, progress=None) -> 
     teacher.eval()
     stream = token_stream(tokenizer, cfg)
     say(f"from-scratch student: {cfg.steps} steps")
-    scratch = new_student(teacher, cfg)
+    from dataclasses import replace
+
+    scratch = new_student(teacher, replace(cfg, init="random"))
     scratch_losses = train_student(scratch, stream, cfg)
     say(f"KD student: {cfg.steps} steps (T={cfg.temperature}, alpha={cfg.alpha})")
     student = new_student(teacher, cfg)
@@ -210,6 +363,8 @@ def distill(cfg: DistillConfig, teacher=None, tokenizer=None, progress=None) -> 
     t_student = forward_seconds(student, student.config.vocab_size)
     teacher_params, student_params = count_parameters(teacher), count_parameters(student)
     return {
+        "student_init": cfg.init,
+        "kd_method": cfg.method,
         "teacher_params": teacher_params,
         "student_params": student_params,
         "param_ratio": student_params / teacher_params,
@@ -217,6 +372,14 @@ def distill(cfg: DistillConfig, teacher=None, tokenizer=None, progress=None) -> 
         "student_perplexity": ev["student"]["perplexity"],
         "scratch_perplexity": ev["scratch"]["perplexity"],
         "quality_retained": ev["teacher"]["perplexity"] / ev["student"]["perplexity"],
+        # the same question in nats and bits per byte (these ratios are far less harsh: the
+        # perplexity ratio is exp(-(loss gap)), so 90% needs a loss gap under 0.105 nats)
+        "quality_retained_loss": ev["teacher"]["loss"] / ev["student"]["loss"],
+        "teacher_loss": ev["teacher"]["loss"],
+        "student_loss": ev["student"]["loss"],
+        "scratch_loss": ev["scratch"]["loss"],
+        "teacher_bits_per_byte": ev["teacher"]["bits_per_byte"],
+        "student_bits_per_byte": ev["student"]["bits_per_byte"],
         "kd_minus_scratch_loss": kd_vs_scratch["loss_diff"],
         "kd_minus_scratch_loss_stderr": kd_vs_scratch["loss_diff_stderr"],
         "speedup": t_teacher / t_student,
@@ -230,14 +393,21 @@ def distill(cfg: DistillConfig, teacher=None, tokenizer=None, progress=None) -> 
 
 
 __all__ = [
+    "INITS",
+    "METHODS",
+    "STUDENT_SIZES",
     "DistillConfig",
     "batches",
     "count_parameters",
     "distill",
+    "evenly_spaced",
     "forward_seconds",
     "kd_loss",
     "new_student",
+    "select_from_teacher",
+    "sized",
     "student_config",
+    "teacher_samples",
     "token_stream",
     "train_student",
 ]
