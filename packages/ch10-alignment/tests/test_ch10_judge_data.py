@@ -58,3 +58,25 @@ def test_cli_bad_input_exit_2(cli, tmp_path, command, bad):
     assert r.returncode == 2, r.stderr
     assert "error" in json.loads(r.stdout.strip().splitlines()[-1])
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["rl", "--algo", "a2c"], "--algo must be grpo, rloo or ppo"),
+        (["rl", "--reward", "human"], "--reward must be judge or rm"),
+        (["rl", "--steps", "0"], "--steps must be at least 1"),
+        (["frontier", "--checkpoints", "x"], "comma-separated integers"),
+        (["frontier", "--rl-algo", "dqn"], "--rl-algo must be"),
+        (["trl-compare", "--algo", "ppo"], "--algo must be dpo, grpo or rloo"),
+    ],
+)
+def test_new_commands_reject_bad_options_with_exit_2(tmp_path, argv, needle):
+    from ch10_alignment.cli import app
+    from llmpath_core.bench import run_captured
+
+    out = tmp_path / "out"
+    code, stdout, stderr = run_captured(app, [*argv, "--out", str(out), "--json"])
+    assert code == 2, (stdout, stderr)
+    assert needle in stdout + stderr
+    assert not out.exists()

@@ -1,4 +1,4 @@
-"""``ch10-alignment``: reward-model, dpo, demo."""
+"""``ch10-alignment``: reward-model, dpo, rl, frontier, trl-compare, demo."""
 
 from __future__ import annotations
 
@@ -91,6 +91,128 @@ def dpo(
     run.table(
         [{k: f"{info[k]:.3f}" for k in ("win_rate", "kl", "reward_accuracy", "reward_margin")}],
         title=f"DPO ({loss}, beta={beta}, {max_steps} steps) vs the starting model",
+    )
+    return info
+
+
+@command(app, "rl")
+def rl(
+    run: Run,
+    algo: str = typer.Option("grpo", "--algo", help="grpo, rloo or ppo"),
+    steps: int = typer.Option(20, "--steps", help="rollout + update steps (8 prompts x 4 samples)"),
+    beta: float = typer.Option(
+        0.04, "--beta", help="KL weight (GRPO), KL penalty (RLOO), initial KL coefficient (PPO)"
+    ),
+    lr: float = typer.Option(1e-4, "--lr", help="AdamW learning rate"),
+    reward: str = typer.Option(
+        "judge", "--reward", help="judge (the programmatic judge) or rm (a Bradley-Terry head)"
+    ),
+    model: str = typer.Option(None, "--model", help="HF causal LM folder (default: llmpath's)"),
+) -> dict:
+    """GRPO, RLOO or PPO (GAE, adaptive KL) against the judge or a reward model; win rate, KL."""
+    from ch10_alignment.labs import rl_lab
+
+    m, tok = _load(model, run.device)
+    info = rl_lab(
+        m, tok, run.out, algo=algo, steps=steps, beta=beta, lr=lr, reward=reward, seed=run.seed
+    )
+    run.table(
+        [
+            {
+                "algo": algo,
+                "win_rate": f"{info['win_rate']:.3f}",
+                "kl": f"{info['kl']:.2f}",
+                "train_reward": f"{info['train_reward_first']:.2f} -> "
+                f"{info['train_reward_last5']:.2f}",
+                "ppl_ratio": f"{info['alignment_tax']['perplexity_ratio']:.3f}",
+                "hacking": str(info["hacking"]["flag"]),
+            }
+        ],
+        title=f"{algo} ({steps} steps, reward={reward}) vs the starting model",
+    )
+    return info
+
+
+@command(app, "frontier")
+def frontier(
+    run: Run,
+    checkpoints: str = typer.Option("3,6,12", "--checkpoints", help="steps to evaluate at"),
+    rl_algo: str = typer.Option("grpo", "--rl-algo", help="grpo, rloo or ppo"),
+    best_of: str = typer.Option("2,4,8", "--best-of", help="n for best-of-n"),
+) -> dict:
+    """Judge score vs KL to the start for DPO, RL and best-of-n, plotted; the alignment tax."""
+    from ch10_alignment.labs import frontier_lab
+    from llmpath_core import UserError
+
+    try:
+        cps = [int(x) for x in checkpoints.split(",") if x.strip()]
+        ns = [int(x) for x in best_of.split(",") if x.strip()]
+    except ValueError:
+        raise UserError("--checkpoints and --best-of are comma-separated integers") from None
+    if rl_algo not in ("grpo", "rloo", "ppo"):
+        raise UserError("--rl-algo must be grpo, rloo or ppo")
+    if not ns or min(ns) < 1:
+        raise UserError("--best-of must be positive integers")
+    m, tok = _load(None, run.device)
+    info = frontier_lab(
+        m, tok, run.out, checkpoints=cps, rl_algo=rl_algo, best_of=ns, seed=run.seed
+    )
+    rows = [info["start"], *info["points"]]
+    run.table(
+        [
+            {
+                "method": p["method"],
+                "strength": p["strength"],
+                "kl": f"{p['kl']:.2f}",
+                "judge_score": f"{p['judge_score']:.2f} +- {p['judge_score_stderr']:.2f}",
+            }
+            for p in rows
+        ],
+        title="judge score vs KL(pi || pi_ref) (strength: steps, or n for best-of-n)",
+    )
+    return info
+
+
+@command(app, "trl-compare")
+def trl_compare(
+    run: Run,
+    algo: str = typer.Option("dpo", "--algo", help="dpo, grpo or rloo"),
+    steps: int = typer.Option(3, "--steps"),
+) -> dict:
+    """Our trainer beside trl's on the default model: same start, data, hyperparameters."""
+    from ch10_alignment.anchors import dpo_vs_trl, grpo_vs_trl
+    from ch10_alignment.data import Pair
+    from ch10_alignment.judge import KeywordJudge
+    from llmpath_core import UserError
+
+    if algo not in ("dpo", "grpo", "rloo"):
+        raise UserError("--algo must be dpo, grpo or rloo")
+    if steps < 1:
+        raise UserError("--steps must be at least 1")
+    m, tok = _load(None, run.device)
+    pairs = [
+        Pair("Once upon a time there was a", " happy dog who smiled.", " sad cat who cried."),
+        Pair("Tom went to the park", " with his friend and had fun.", " alone and was sad."),
+        Pair("Lily had a red ball", " and she loved it.", " but it broke."),
+    ]
+    if algo == "dpo":
+        info = dpo_vs_trl(m, tok, pairs, steps=steps, seed=run.seed)
+    else:
+        info = grpo_vs_trl(
+            m,
+            tok,
+            [p.prompt for p in pairs[:2]],
+            KeywordJudge().score,
+            algo=algo,
+            steps=steps,
+            seed=run.seed,
+        )
+    run.table(
+        [
+            {"step": i + 1, "ours_loss": f"{a:.6f}", "trl_loss": f"{b:.6f}"}
+            for i, (a, b) in enumerate(zip(info["ours_loss"], info["trl_loss"], strict=False))
+        ],
+        title=f"{algo}: ours vs trl, step by step",
     )
     return info
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -111,4 +112,257 @@ def dpo_lab(
             tokenizer.save_pretrained(d / "policy")
             save_pairs(pairs, d / "pairs.jsonl")
             (d / "metrics.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def judge_reward(judge: KeywordJudge):
+    """A reward function over (prompts, completions) from the programmatic judge."""
+
+    def fn(prompts: list[str], completions: list[str]) -> list[float]:
+        return [judge.score(c) for c in completions]
+
+    return fn
+
+
+def alignment_tax(before, after, tokenizer, max_windows: int = 32) -> dict:
+    """Held-out perplexity of the default corpus before and after, paired over the same windows."""
+    from llmpath_core import evaluate_lm, paired_difference
+
+    a = evaluate_lm(before, tokenizer, max_windows=max_windows)
+    b = evaluate_lm(after, tokenizer, max_windows=max_windows)
+    d = paired_difference(a, b)
+    return {
+        "perplexity_before": a["perplexity"],
+        "perplexity_after": b["perplexity"],
+        "perplexity_ratio": d["perplexity_ratio"],
+        "loss_diff": d["loss_diff"],
+        "loss_diff_stderr": d["loss_diff_stderr"],
+        "windows": d["windows"],
+    }
+
+
+def rl_lab(
+    model,
+    tokenizer,
+    out: Path | None,
+    *,
+    algo: str,
+    steps: int,
+    beta: float,
+    lr: float,
+    reward: str,
+    seed: int,
+    group_size: int = 4,
+    n_eval_prompts: int = 32,
+    tax_windows: int = 32,
+) -> dict:
+    """GRPO / RLOO / PPO from ``model`` against the judge or a Bradley-Terry reward model.
+
+    With ``reward="rm"`` a reward model is first fitted on judged pairs (as ``reward-model``
+    does) and the judge becomes the held-out monitor: the reward-hacking flag fires when the
+    reward model's score rises while the judge's falls.
+    """
+    import copy
+
+    from ch10_alignment.rl import hacking_flag, train_rl
+    from ch10_alignment.train import evaluate_policy, train_reward_model
+    from llmpath_core import atomic_dir
+
+    if algo not in ("grpo", "rloo", "ppo"):
+        raise UserError("--algo must be grpo, rloo or ppo")
+    if reward not in ("judge", "rm"):
+        raise UserError("--reward must be judge or rm")
+    if steps < 1:
+        raise UserError("--steps must be at least 1")
+    if beta < 0 or lr <= 0:
+        raise UserError("--beta must be >= 0 and --lr > 0")
+    judge = KeywordJudge()
+    train_prompts, heldout_prompts = split_prompts(seed=0)
+    reward_fn = judge_reward(judge)
+    rm_info = None
+    if reward == "rm":
+        pairs = get_pairs(model, tokenizer, None, seed=seed)
+        tr, he = split_pairs(pairs, seed)
+        rm, rm_info = train_reward_model(model, tokenizer, tr, he, seed=seed)
+
+        def reward_fn(prompts, completions):
+            return rm.score(prompts, completions).tolist()
+
+    reference = copy.deepcopy(model)
+    result = train_rl(
+        reference,
+        tokenizer,
+        train_prompts,
+        reward_fn,
+        algo=algo,
+        steps=steps,
+        group_size=group_size,
+        beta=beta,
+        lr=lr,
+        seed=seed,
+        judge_fn=judge_reward(judge) if reward == "rm" else None,
+    )
+    metrics = evaluate_policy(
+        result.policy,
+        reference,
+        tokenizer,
+        heldout_prompts[:n_eval_prompts],
+        judge,
+        seed=seed + 1234,
+    )
+    last = result.steps[-min(5, len(result.steps)) :]
+    info = {
+        **metrics,
+        "algo": algo,
+        "reward": reward,
+        "steps": steps,
+        "beta": beta,
+        "lr": lr,
+        "train_reward_first": result.steps[0]["reward"],
+        "train_reward_last5": sum(s["reward"] for s in last) / len(last),
+        "entropy_last5": sum(s["entropy"] for s in last) / len(last),
+        "hacking": hacking_flag(result.steps),
+        "alignment_tax": alignment_tax(reference, result.policy, tokenizer, tax_windows),
+        "reward_model": rm_info,
+        "history": result.steps,
+    }
+    if out is not None:
+        with atomic_dir(out) as d:
+            result.policy.save_pretrained(d / "policy")
+            tokenizer.save_pretrained(d / "policy")
+            (d / "metrics.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def best_of_n_point(reference, tokenizer, prompts: list[str], judge: KeywordJudge, n: int, seed):
+    """Best-of-``n`` by the judge from the reference: mean judge score and its analytic KL bound.
+
+    KL(best-of-n || pi_ref) <= log n - (n - 1) / n (Stiennon et al. 2020, Beirami et al. 2024).
+    """
+    from ch10_alignment.data import sample_continuations
+
+    samples = sample_continuations(reference, tokenizer, prompts, n=n, max_new_tokens=24, seed=seed)
+    best = [max(judge.score(c) for c in conts) for conts in samples]
+    mean = sum(best) / len(best)
+    var = sum((b - mean) ** 2 for b in best) / max(len(best) - 1, 1)
+    return {
+        "method": "best-of-n",
+        "strength": n,
+        "kl": math.log(n) - (n - 1) / n,
+        "kl_stderr": 0.0,
+        "judge_score": mean,
+        "judge_score_stderr": math.sqrt(var / len(best)),
+    }
+
+
+def frontier_lab(
+    model,
+    tokenizer,
+    out: Path | None,
+    *,
+    checkpoints: list[int],
+    rl_algo: str,
+    best_of: list[int],
+    seed: int,
+    n_eval_prompts: int = 24,
+    beta: float = 0.1,
+    rl_beta: float = 0.05,
+) -> dict:
+    """Judge score vs KL(pi || pi_ref) on held-out prompts for DPO, an RL algorithm, best-of-n.
+
+    One DPO run and one RL run, each evaluated at ``checkpoints`` (steps), so a curve is one
+    training trajectory; best-of-n at each ``n``. Points carry standard errors over samples. The
+    final checkpoints' alignment tax (held-out perplexity ratio) is reported too.
+    """
+    import copy
+
+    from ch10_alignment.rl import train_rl
+    from ch10_alignment.train import evaluate_policy, train_dpo
+    from llmpath_core import atomic_dir, line_plot
+
+    if not checkpoints or min(checkpoints) < 1:
+        raise UserError("--checkpoints must be positive step counts")
+    judge = KeywordJudge()
+    _, heldout = split_prompts(seed=0)
+    heldout = heldout[:n_eval_prompts]
+    reference = copy.deepcopy(model)
+    points: list[dict] = []
+
+    def recorder(method: str):
+        def on_step(step: int, policy) -> None:
+            if step in checkpoints:
+                m = evaluate_policy(policy, reference, tokenizer, heldout, judge, seed=seed + 99)
+                points.append(
+                    {
+                        "method": method,
+                        "strength": step,
+                        "kl": m["kl"],
+                        "kl_stderr": m["kl_stderr"],
+                        "judge_score": m["judge_score_policy"],
+                        "judge_score_stderr": m["judge_score_stderr"],
+                        "win_rate": m["win_rate"],
+                    }
+                )
+
+        return on_step
+
+    base = evaluate_policy(reference, reference, tokenizer, heldout, judge, seed=seed + 99)
+    start = {
+        "method": "start",
+        "strength": 0,
+        "kl": 0.0,
+        "kl_stderr": 0.0,
+        "judge_score": base["judge_score_reference"],
+        "judge_score_stderr": base["judge_score_stderr"],
+    }
+    pairs = get_pairs(model, tokenizer, None, seed=seed)
+    dpo = train_dpo(
+        reference,
+        tokenizer,
+        pairs,
+        beta=beta,
+        max_steps=max(checkpoints),
+        seed=seed,
+        on_step=recorder("dpo"),
+    )
+    train_prompts, _ = split_prompts(seed=0)
+    rl = train_rl(
+        reference,
+        tokenizer,
+        train_prompts,
+        judge_reward(judge),
+        algo=rl_algo,
+        steps=max(checkpoints),
+        beta=rl_beta,
+        seed=seed,
+        on_step=recorder(rl_algo),
+    )
+    for n in best_of:
+        points.append(best_of_n_point(reference, tokenizer, heldout, judge, n, seed + 99))
+    series = {}
+    for method in ("dpo", rl_algo, "best-of-n"):
+        pts = [start, *sorted((p for p in points if p["method"] == method), key=lambda p: p["kl"])]
+        series[method] = ([p["kl"] for p in pts], [p["judge_score"] for p in pts])
+    info = {
+        "start": start,
+        "points": points,
+        "alignment_tax": {
+            "dpo": alignment_tax(reference, dpo.policy, tokenizer),
+            rl_algo: alignment_tax(reference, rl.policy, tokenizer),
+        },
+        "eval_prompts": len(heldout),
+        "dpo_beta": beta,
+        "rl_algo": rl_algo,
+        "rl_beta": rl_beta,
+    }
+    if out is not None:
+        with atomic_dir(out) as d:
+            line_plot(
+                d / "frontier.png",
+                series,
+                title="judge score vs KL to the starting model (held-out prompts)",
+                xlabel="KL(pi || pi_ref), nats per completion",
+                ylabel="mean judge score",
+            )
+            (d / "frontier.json").write_text(json.dumps(info, indent=2))
     return info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -131,6 +132,15 @@ def train_reward_model(
 # ---------------------------------------------------------------- DPO
 
 
+def make_optimizer(params, name: str, lr: float) -> torch.optim.Optimizer:
+    """``adamw`` (torch's defaults, no weight decay) or ``sgd`` (no momentum)."""
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    raise ValueError("optimizer must be adamw or sgd")
+
+
 @dataclass
 class DPOResult:
     """The trained policy and the per-step metrics."""
@@ -150,10 +160,14 @@ def train_dpo(
     batch_size: int = 8,
     lr: float = 3e-4,
     seed: int = 0,
+    optimizer: str = "adamw",
+    on_step=None,
 ) -> DPOResult:
     """DPO (or IPO / SLiC by ``loss_type``) on ``pairs``; ``model`` is the frozen reference.
 
-    Per step: loss, mean reward margin ``beta * (delta log-ratio)``, reward accuracy (margin > 0).
+    Per step: loss, mean reward margin ``beta * (delta log-ratio)``, reward accuracy (margin > 0),
+    wall seconds. ``optimizer``: ``adamw`` (no weight decay) or plain ``sgd``. ``on_step(step,
+    policy)`` is called after each step (e.g. to evaluate checkpoints for the frontier).
     """
     if loss_type not in LOSSES:
         raise ValueError(f"loss_type must be one of {sorted(LOSSES)}")
@@ -167,10 +181,11 @@ def train_dpo(
     for p in policy.parameters():
         p.requires_grad_(True)
     policy.train()
-    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    opt = make_optimizer(policy.parameters(), optimizer, lr)
     order: list[int] = []
     result = DPOResult(policy)
     for step in range(max_steps):
+        t0 = time.perf_counter()
         if len(order) < batch_size:
             order += rng.sample(range(len(pairs)), len(pairs))
         idx, order = order[:batch_size], order[batch_size:]
@@ -197,8 +212,12 @@ def train_dpo(
                 "loss": loss.item(),
                 "reward_margin": margin.mean().item(),
                 "reward_accuracy": (margin > 0).float().mean().item(),
+                "seconds": time.perf_counter() - t0,
             }
         )
+        if on_step is not None:
+            on_step(step + 1, policy)
+            policy.train()
     policy.eval()
     return result
 
@@ -238,6 +257,7 @@ def evaluate_policy(
         lr, _ = sequence_logps(reference, tokenizer, flat_p, flat_c)
     kl = lp - lr
     win = sum(wins) / len(wins)
+    pol_scores = torch.tensor([judge.score(c) for c in flat_c], dtype=torch.float64)
     return {
         "win_rate": win,
         "win_rate_stderr": math.sqrt(max(win * (1 - win), 1e-12) / len(wins)),
@@ -245,5 +265,8 @@ def evaluate_policy(
         "kl_stderr": (kl.std() / math.sqrt(len(kl))).item() if len(kl) > 1 else float("nan"),
         "judge_score_policy": sum(judge.score(c) for c in flat_c) / len(flat_c),
         "judge_score_reference": sum(judge.score(c) for o in base for c in o) / len(flat_c),
+        "judge_score_stderr": (pol_scores.std() / math.sqrt(len(pol_scores))).item()
+        if len(pol_scores) > 1
+        else float("nan"),
         "eval_comparisons": len(wins),
     }
