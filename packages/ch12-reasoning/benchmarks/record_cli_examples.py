@@ -40,6 +40,7 @@ EXAMPLES: dict[str, list[str]] = {
     "solve-cot": ["solve", "--method", "cot"],
     "solve-self-consistency": shlex.split("solve --method self-consistency --n 8"),
     "solve-prm-best-of-n": shlex.split("solve --method prm-best-of-n --n 8"),
+    "solve-self-critique": shlex.split("solve --method self-critique --n 4"),
 }
 
 ERRORS: dict[str, list[str]] = {

@@ -9,4 +9,4 @@ self-consistency, best-of-N), :mod:`~ch12_reasoning.game24` (CoT vs tree-of-thou
 :mod:`~ch12_reasoning.grpo` (GRPO), :mod:`~ch12_reasoning.labs` (budget sweeps).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

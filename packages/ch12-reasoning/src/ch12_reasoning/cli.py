@@ -61,10 +61,16 @@ def train(
 def solve(
     run: Run,
     method: str = typer.Option(
-        "cot", help="cot, self-consistency, prm-best-of-n (also orm-, random-, oracle-best-of-n)"
+        "cot",
+        help="cot, self-consistency, prm-best-of-n (also orm-, random-, oracle-best-of-n, "
+        "self-critique: n = rounds of PRM critique and rewrite)",
     ),
     n: int = typer.Option(1, "--n", help="chains per problem (cot always uses one greedy chain)"),
-    temperature: float = typer.Option(1.0, help="sampling temperature for n chains (0 = greedy)"),
+    temperature: float | None = typer.Option(
+        None,
+        help="sampling temperature for n chains (0 = greedy; default 0.4 for self-consistency, "
+        "chosen on validation problems, 1.0 for best-of-N)",
+    ),
     problems: Path | None = typer.Option(
         None, help='JSONL of {"question": "7+5*3-4"} (default: bundled held-out set)'
     ),
@@ -79,13 +85,13 @@ def solve(
         raise UserError(f"--method {method!r}: choose from {', '.join(METHODS)}")
     if n < 1:
         raise UserError("--n must be at least 1")
-    if temperature < 0:
+    if temperature is not None and temperature < 0:
         raise UserError("--temperature must be >= 0")
     items = P.load_problems(problems) if problems is not None else P.heldout_arithmetic()
     items = items[: max(limit, 1)]
     policy, tok = _policy(model)
     rewards = None
-    if method in ("prm-best-of-n", "orm-best-of-n"):
+    if method in ("prm-best-of-n", "orm-best-of-n", "self-critique"):
         from ch12_reasoning.labs import heads
 
         rewards = heads(policy, tok, model)[0]

@@ -32,6 +32,7 @@ def sample(
     prompts: Sequence[str],
     *,
     temperature: float = 1.0,
+    top_k: int = 0,
     max_new_tokens: int = 48,
     stop: str = "",
     batch_size: int = 256,
@@ -44,7 +45,8 @@ def sample(
     included), in order.
 
     ``stop`` adds characters that end a continuation (``";"`` for one step); the stop character
-    is kept in the text. Randomness comes from torch's global generator (seed it for repeats).
+    is kept in the text. ``top_k > 0`` samples from the ``top_k`` most likely tokens only (0 = the
+    whole distribution). Randomness comes from torch's global generator (seed it for repeats).
     """
     import torch
 
@@ -60,7 +62,7 @@ def sample(
             ids[i, width - len(e) :] = torch.tensor(e)
             mask[i, width - len(e) :] = 1
         kwargs = (
-            {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+            {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": 1.0}
             if temperature > 0
             else {"do_sample": False}
         )

@@ -6,6 +6,13 @@
   scores highest (PRM: minimum step score; ORM: score at the end).
 - ``random-best-of-n``: keep a random one of the ``n`` (the floor a reward model must beat).
 - ``oracle-best-of-n``: right if any of the ``n`` is right (the ceiling; equals pass@n).
+- ``self-critique``: the greedy chain, then ``n`` rounds in which the PRM judges it step by step
+  and the policy rewrites from the first faulty-looking step (``reflect.py``).
+
+Sampling temperature, when not given: ``SC_TEMPERATURE`` (0.4) for self-consistency, chosen on
+validation problems by ``benchmarks/bench_sc_temperature.py`` (hotter chains are each worse than
+the greedy one and the vote only wins that back; colder ones are copies of it); 1.0 for the
+best-of-N rules, whose reward models were trained on temperature-1 samples.
 
 With ``temperature=0`` and ``n=1`` every method returns the greedy CoT chain (a test checks it).
 Tokens are generated tokens, summed over all ``n`` chains: the compute a method spends.
@@ -34,7 +41,17 @@ METHODS = (
     "orm-best-of-n",
     "random-best-of-n",
     "oracle-best-of-n",
+    "self-critique",
 )
+
+#: Self-consistency's default sampling temperature: the best validation majority-vote accuracy at
+#: N = 8 in ``benchmarks/results/sc_temperature.json`` (validation problems, not the held-out set).
+SC_TEMPERATURE = 0.4
+
+
+def default_temperature(method: str) -> float:
+    """The sampling temperature ``method`` uses when none is given."""
+    return SC_TEMPERATURE if method == "self-consistency" else 1.0
 
 
 @dataclass
@@ -109,11 +126,14 @@ def solve_arithmetic(
     method: str,
     n: int = 1,
     *,
-    temperature: float = 1.0,
+    temperature: float | None = None,
     rewards: RewardModels | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Run ``method`` with ``n`` chains per problem; accuracy overall and by difficulty."""
+    """Run ``method`` with ``n`` chains per problem; accuracy overall and by difficulty.
+
+    ``temperature=None`` uses :func:`default_temperature` for the method.
+    """
     import torch
 
     from ch12_reasoning.prm import chain_score, hidden_at
@@ -123,6 +143,27 @@ def solve_arithmetic(
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if method == "cot":
         n, temperature = 1, 0.0
+    elif temperature is None:
+        temperature = default_temperature(method)
+    if method == "self-critique":
+        from ch12_reasoning.reflect import critique_and_rewrite
+
+        if rewards is None:
+            raise ValueError(f"{method} needs reward models")
+        res = critique_and_rewrite(
+            model, tok, problems, rewards, n, temperature=temperature, seed=seed
+        )
+        by: dict[int, list[bool]] = {}
+        for prob, c in zip(problems, res["chains"], strict=True):
+            by.setdefault(prob.difficulty, []).append(P.parse_answer(c) == prob.answer)
+        return {
+            **res,
+            "n": n,
+            "temperature": temperature,
+            "tokens_total": round(res["tokens"] * len(problems)),
+            "problems": len(problems),
+            "by_difficulty": {str(d): sum(v) / len(v) for d, v in sorted(by.items())},
+        }
     torch.manual_seed(seed)
     rng = random.Random(seed)
     counter = Counter()
@@ -158,6 +199,7 @@ def solve_arithmetic(
     return {
         "method": method,
         "n": n,
+        "temperature": temperature,
         "accuracy": sum(correct) / len(correct),
         "tokens": counter.tokens / len(problems),
         "tokens_total": counter.tokens,
