@@ -34,9 +34,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--vision-lr-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clip-seed", type=int, default=0, help="which cached CLIP to start from")
+    parser.add_argument("--questions-per-image", type=int, default=1)
+    parser.add_argument("--caption-fraction", type=float, default=0.0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    clip = load_clip(cache_dir(args.seed) / "tiny_clip.pt")
+    clip = load_clip(cache_dir(args.clip_seed) / "tiny_clip.pt")
     start = time.process_time()
     result = train_vqa(
         clip,
@@ -45,6 +48,8 @@ def main() -> None:
         lr=args.lr,
         seed=args.seed,
         vision_lr_scale=args.vision_lr_scale,
+        questions_per_image=args.questions_per_image,
+        caption_fraction=args.caption_fraction,
     )
     entry = {
         "config": vars(args),

@@ -2,8 +2,13 @@
 
 The vision tower starts from the tiny CLIP of this chapter; the projector and a small Llama
 language model (word-level vocabulary of the scene language) are trained with it on
-``<bos> <image>*16 question answer <eos>``, the loss on the answer and ``<eos>`` only (LLaVA's
-instruction-tuning objective). Exact match is measured on scenes whose composition was never
+``<bos> <image>*16 [caption <eos>] q1 a1 <eos> q2 a2 <eos> q3 a3 <eos>``: several questions about
+the same image in one sequence (LLaVA's multi-turn instruction data) and, in half the sequences, the
+scene's caption first (LLaVA's stage-1 captioning objective), the loss on the caption, the answers
+and their ``<eos>`` only. One question per sequence, loss on one answer token, was too little
+signal: the model learnt the question priors and never the image (exact match 0.53 vs a
+majority-answer baseline of 0.55, README). Exact match is measured on scenes whose composition was
+never seen in training. Exact match is measured on scenes whose composition was never
 seen in training. Trained weights are cached as a Hugging Face Llava folder under
 ``$LLMPATH_HOME/ch20-multimodal/``, so the ``vqa`` command trains once and then loads.
 """
@@ -24,11 +29,13 @@ import torch.nn.functional as F
 from ch20_multimodal.clip import TinyCLIP
 from ch20_multimodal.clip_train import pixels_of, train_clip
 from ch20_multimodal.llava import LlavaSettings, TinyLlava
-from ch20_multimodal.scenes import QA, Scene, questions, sample_scenes
+from ch20_multimodal.scenes import Scene, questions, sample_scenes
 from ch20_multimodal.vocab import WordTokenizer
 from llmpath_core import UserError
 from llmpath_core.io import atomic_dir
 from llmpath_core.paths import artefact_path
+
+CACHE_VERSION = 2  # v2: multi-question + caption training (v1 caches are not reused)
 
 
 def build_vqa_model(clip: TinyCLIP, seed: int = 0) -> TinyLlava:
@@ -62,20 +69,31 @@ def prompt_ids(model: TinyLlava, tok: WordTokenizer, question: str) -> list[int]
     return [tok.bos_id] + [tok.image_id] * model.num_image_tokens + tok.encode(question)
 
 
-def _batch(model, tok, qas: list[QA]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ids, attention mask and labels (-100 except answer and <eos>)."""
+def _sequences(
+    model, tok, scenes: list[Scene], rng: random.Random, n_questions: int, caption_fraction: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Multi-turn training rows: ``<bos> <image>*N [caption <eos>] (question answer <eos>)*n``.
+
+    Labels are -100 except on the caption, the answers and their ``<eos>``.
+    """
     rows, labels = [], []
-    for qa in qas:
-        prompt = prompt_ids(model, tok, qa.question)
-        answer = [*tok.encode(qa.answer), tok.eos_id]
-        rows.append(prompt + answer)
-        labels.append([-100] * len(prompt) + answer)
+    for scene in scenes:
+        row = [tok.bos_id] + [tok.image_id] * model.num_image_tokens
+        lab = [-100] * len(row)
+        if caption_fraction > 0 and rng.random() < caption_fraction:
+            words = [*tok.encode(scene.caption()), tok.eos_id]
+            row, lab = row + words, lab + words
+        for qa in questions(scene, rng, n_questions):
+            q, a = tok.encode(qa.question), [*tok.encode(qa.answer), tok.eos_id]
+            row, lab = row + q + a, lab + [-100] * len(q) + a
+        rows.append(row)
+        labels.append(lab)
     width = max(map(len, rows))
     ids = torch.full((len(rows), width), tok.pad_id)
-    lab = torch.full((len(rows), width), -100)
+    out = torch.full((len(rows), width), -100)
     for i, (r, lb) in enumerate(zip(rows, labels, strict=True)):
-        ids[i, : len(r)], lab[i, : len(lb)] = torch.tensor(r), torch.tensor(lb)
-    return ids, (ids != tok.pad_id).long(), lab
+        ids[i, : len(r)], out[i, : len(lb)] = torch.tensor(r), torch.tensor(lb)
+    return ids, (ids != tok.pad_id).long(), out
 
 
 @dataclass
@@ -94,9 +112,16 @@ def train_vqa(
     lr: float = 2e-3,
     seed: int = 0,
     pool: int = 4000,
-    vision_lr_scale: float = 1.0,
+    vision_lr_scale: float = 0.1,
+    questions_per_image: int = 3,
+    caption_fraction: float = 0.5,
 ) -> VQAResult:
-    """Train projector + LM and fine-tune the vision tower (at ``lr * vision_lr_scale``)."""
+    """Train projector + LM and fine-tune the vision tower (at ``lr * vision_lr_scale``).
+
+    Each sequence asks ``questions_per_image`` questions about its image and, with probability
+    ``caption_fraction``, starts with the caption (``1`` and ``0`` give the old one-question,
+    answer-only objective).
+    """
     tok = WordTokenizer()
     model = build_vqa_model(clip, seed)
     scenes = sample_scenes(pool, seed=seed + 1, held_out=False)
@@ -116,8 +141,9 @@ def train_vqa(
     model.train()
     for _ in range(steps):
         idx = [rng.randrange(pool) for _ in range(batch_size)]
-        qas = [questions(scenes[i], rng, 1)[0] for i in idx]
-        ids, mask, labels = _batch(model, tok, qas)
+        ids, mask, labels = _sequences(
+            model, tok, [scenes[i] for i in idx], rng, questions_per_image, caption_fraction
+        )
         logits = model(ids, pixels[idx], mask)
         loss = F.cross_entropy(
             logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100
@@ -159,10 +185,16 @@ def evaluate_vqa(model: TinyLlava, n: int = 400, seed: int = 3) -> dict:
             hits[qa.kind].append(tok.itos[p] == qa.answer)
             majority[qa.kind][qa.answer] += 1
     every = [h for v in hits.values() for h in v]
+    em = float(np.mean(every))
     return {
-        "exact_match": float(np.mean(every)),
+        "exact_match": em,
+        "exact_match_se": round(float(np.sqrt(em * (1 - em) / n)), 4),
         "majority_baseline": sum(max(c.values()) for c in majority.values()) / n,
         "by_kind": {k: round(float(np.mean(v)), 3) for k, v in sorted(hits.items())},
+        "majority_by_kind": {
+            k: round(max(c.values()) / sum(c.values()), 3) for k, c in sorted(majority.items())
+        },
+        "n_by_kind": {k: len(v) for k, v in sorted(hits.items())},
         "n": n,
     }
 
@@ -176,7 +208,7 @@ def answer(model: TinyLlava, pixels: torch.Tensor, question: str) -> str:
 
 def cache_dir(seed: int = 0) -> Path:
     """Where the trained CLIP and assistant are cached (the assistant as a Llava folder)."""
-    return artefact_path("ch20-multimodal", f"tinyllava-v1-seed{seed}", create=False)
+    return artefact_path("ch20-multimodal", f"tinyllava-v{CACHE_VERSION}-seed{seed}", create=False)
 
 
 def save_clip(clip: TinyCLIP, path: Path) -> None:
@@ -195,7 +227,7 @@ def load_clip(path: Path) -> TinyCLIP:
 
 
 def load_or_train(
-    seed: int = 0, clip_steps: int = 600, vqa_steps: int = 700, log=None
+    seed: int = 0, clip_steps: int = 600, vqa_steps: int = 1000, log=None
 ) -> tuple[TinyCLIP, TinyLlava, dict]:
     """Load the cached CLIP and assistant, or train both (CLIP, then VQA) and cache them."""
     from ch20_multimodal.clip_train import retrieval, zero_shot
@@ -207,7 +239,7 @@ def load_or_train(
     if log:
         log(f"training the tiny CLIP and the VQA assistant once (cached in {folder}) ...")
     clip = train_clip(steps=clip_steps, seed=seed, lr=3e-3)
-    vqa = train_vqa(clip.model, steps=vqa_steps, seed=seed, lr=3e-3)
+    vqa = train_vqa(clip.model, steps=vqa_steps, seed=seed, lr=2e-3)
     info = {
         "seed": seed,
         "clip_steps": clip_steps,
