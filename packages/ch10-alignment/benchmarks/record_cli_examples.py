@@ -6,7 +6,9 @@ results go into one JSON file with the machine and each command's wall time.
 Run: ``OMP_NUM_THREADS=2 uv run python packages/ch10-alignment/benchmarks/record_cli_examples.py
 [--only reward-model dpo demo] [--out FILE]`` (default file:
 ``benchmarks/results/readme-cli-cpu-2core.json``; the RL / trl-compare examples were recorded with
-``--out benchmarks/results/readme-cli-rl-cpu-2core.json``).
+``--out benchmarks/results/readme-cli-rl-cpu-2core.json``, the constitutional examples with
+``--only constitutional constitutional-long --out
+benchmarks/results/constitutional-cpu-2core.json``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ EXAMPLES: dict[str, list[str]] = {
     "trl-compare-dpo": shlex.split("trl-compare --algo dpo --steps 3"),
     "trl-compare-grpo": shlex.split("trl-compare --algo grpo --steps 3"),
     "trl-compare-rloo": shlex.split("trl-compare --algo rloo --steps 3"),
+    "constitutional": shlex.split("constitutional --out /tmp/ch10-cai"),
+    "constitutional-long": shlex.split("constitutional --max-steps 20 --lr 3e-4"),
 }
 
 if __name__ == "__main__":

@@ -93,3 +93,43 @@ def test_ipo_and_slic_trainers_start_at_their_zero_margin_loss(setup, loss_type,
     result = train_dpo(model, tok, pairs, beta=0.1, loss_type=loss_type, max_steps=2, seed=0)
     assert result.steps[0]["loss"] == pytest.approx(first, rel=1e-4)
     assert result.steps[1]["loss"] < first
+
+
+def test_multi_judge_fluency_under_the_default_model(setup):
+    """A word salad of distinct target words (no repetition) loses on fluency; the model's own
+    samples pay (almost) nothing. The keyword judge prefers the salad to every sample."""
+    from ch10_alignment.judge import MultiJudge
+
+    model, tok, pairs, _ = setup
+    multi = MultiJudge.from_model(model, tok)
+    salad = " happy smile love kind friend fun glad hug best good nice great together"
+    samples = [p.rejected for p in pairs[:20]]
+    d = multi.dimensions(salad)
+    assert d["repetition"] == 0 and d["keywords"] == 2
+    assert d["nll"] > 8 and d["fluency"] < -3, d
+    dims = multi.dimensions_many(samples)
+    assert sum(x["fluency"] for x in dims) / len(dims) > -0.1, dims
+    assert sum(x["nll"] for x in dims) / len(dims) < 3, dims
+    kw = KeywordJudge()
+    assert all(kw.prefer(salad, s) == 1.0 for s in samples)
+    assert sum(multi.prefer(s, salad) for s in samples) == len(samples)
+    assert multi.dimensions_many([salad])[0] == d  # cached: same numbers, no second forward
+
+
+def test_constitutional_revisions_follow_the_principles_better(setup):
+    """Critique -> revision on 24 train prompts: every pair's revision breaks fewer principles
+    and scores higher than its original, and adherence to all principles goes up."""
+    from ch10_alignment.constitution import adherence, constitutional_pairs, critique
+    from ch10_alignment.judge import MultiJudge
+
+    model, tok, _, _ = setup
+    judge = MultiJudge.from_model(model, tok)
+    train, _ = split_prompts(seed=0)
+    r = constitutional_pairs(model, tok, train[:24], judge, rounds=2, seed=0)
+    assert len(r.pairs) >= 4, r.critiques
+    for p in r.pairs:
+        assert len(critique(p.chosen, judge)) < len(critique(p.rejected, judge))
+        assert judge.score(p.chosen) > judge.score(p.rejected)
+    before = adherence(r.originals, judge)["all"]
+    after = adherence([v or o for v, o in zip(r.revisions, r.originals, strict=True)], judge)["all"]
+    assert after > before + 0.2, (before, after)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ch10_alignment.data import Pair, load_pairs, save_pairs, split_prompts
-from ch10_alignment.judge import KeywordJudge
+from ch10_alignment.judge import KeywordJudge, MultiJudge
 from llmpath_core import UserError
 
 
@@ -18,6 +18,32 @@ def test_judge_prefers_target_words_and_penalises_banned():
     assert j.prefer("they had fun", "they were sad") == 1.0
     assert j.prefer("they were sad", "they had fun") == 0.0
     assert j.prefer("a cat", "a dog") == 0.5
+
+
+HACK = " happy happy happy happy love love love smile smile smile happy happy"
+SENTENCE = " She smiled and gave her friend a big hug."
+
+
+def test_multi_judge_no_longer_rewards_repeating_target_words():
+    """The RL runs' hack (repeat target words) wins under the keyword judge, loses under multi."""
+    kw, multi = KeywordJudge(), MultiJudge()  # no fluency scorer: heuristics alone
+    assert kw.score(HACK) == 12 and kw.score(SENTENCE) == 3
+    assert kw.prefer(HACK, SENTENCE) == 1.0
+    d = multi.dimensions(HACK)
+    # 3 distinct targets capped at 2; 3 distinct words of 12 -> repetition -2 * 0.75
+    assert d["keywords"] == 2 and d["repetition"] == pytest.approx(-1.5)
+    assert d["total"] == pytest.approx(0.5) and d["fluency"] == 0.0
+    assert multi.score(SENTENCE) == pytest.approx(2.0)
+    assert multi.prefer(SENTENCE, HACK) == 1.0 and multi.prefer(HACK, SENTENCE) == 0.0
+    # listing every target word earns no more than two of them; short texts lose on length
+    assert multi.dimensions(" happy smile love kind friend fun glad")["keywords"] == 2
+    assert multi.dimensions(" happy")["length"] == pytest.approx(-5 / 6)
+    assert multi.dimensions(" sad and alone")["banned"] == -2
+    for t in (HACK, SENTENCE, " the the the the the the"):
+        parts = multi.dimensions(t)
+        assert parts["total"] == pytest.approx(
+            sum(parts[k] for k in ("keywords", "banned", "repetition", "length", "fluency"))
+        )
 
 
 def test_prompt_split_is_disjoint():
@@ -66,6 +92,7 @@ def test_cli_bad_input_exit_2(cli, tmp_path, command, bad):
         (["rl", "--algo", "a2c"], "--algo must be grpo, rloo or ppo"),
         (["rl", "--reward", "human"], "--reward must be judge or rm"),
         (["rl", "--steps", "0"], "--steps must be at least 1"),
+        (["rl", "--judge", "human"], "--judge must be keyword or multi"),
         (["frontier", "--checkpoints", "x"], "comma-separated integers"),
         (["frontier", "--rl-algo", "dqn"], "--rl-algo must be"),
         (["trl-compare", "--algo", "ppo"], "--algo must be dpo, grpo or rloo"),

@@ -1,4 +1,4 @@
-"""``ch10-alignment``: reward-model, dpo, rl, frontier, trl-compare, demo."""
+"""``ch10-alignment``: reward-model, dpo, rl, frontier, trl-compare, constitutional, demo."""
 
 from __future__ import annotations
 
@@ -107,14 +107,40 @@ def rl(
     reward: str = typer.Option(
         "judge", "--reward", help="judge (the programmatic judge) or rm (a Bradley-Terry head)"
     ),
+    judge: str = typer.Option(
+        "keyword",
+        "--judge",
+        help="keyword (target words) or multi (keywords + repetition + length + fluency)",
+    ),
     model: str = typer.Option(None, "--model", help="HF causal LM folder (default: llmpath's)"),
 ) -> dict:
     """GRPO, RLOO or PPO (GAE, adaptive KL) against the judge or a reward model; win rate, KL."""
     from ch10_alignment.labs import rl_lab
+    from llmpath_core import UserError
 
+    # the same checks as rl_lab, before the model loads (fast exit 2)
+    if algo not in ("grpo", "rloo", "ppo"):
+        raise UserError("--algo must be grpo, rloo or ppo")
+    if reward not in ("judge", "rm"):
+        raise UserError("--reward must be judge or rm")
+    if judge not in ("keyword", "multi"):
+        raise UserError("--judge must be keyword or multi")
+    if steps < 1:
+        raise UserError("--steps must be at least 1")
+    if beta < 0 or lr <= 0:
+        raise UserError("--beta must be >= 0 and --lr > 0")
     m, tok = _load(model, run.device)
     info = rl_lab(
-        m, tok, run.out, algo=algo, steps=steps, beta=beta, lr=lr, reward=reward, seed=run.seed
+        m,
+        tok,
+        run.out,
+        algo=algo,
+        steps=steps,
+        beta=beta,
+        lr=lr,
+        reward=reward,
+        seed=run.seed,
+        judge=judge,
     )
     run.table(
         [
@@ -128,7 +154,7 @@ def rl(
                 "hacking": str(info["hacking"]["flag"]),
             }
         ],
-        title=f"{algo} ({steps} steps, reward={reward}) vs the starting model",
+        title=f"{algo} ({steps} steps, reward={reward}, judge={judge}) vs the starting model",
     )
     return info
 
@@ -213,6 +239,44 @@ def trl_compare(
             for i, (a, b) in enumerate(zip(info["ours_loss"], info["trl_loss"], strict=False))
         ],
         title=f"{algo}: ours vs trl, step by step",
+    )
+    return info
+
+
+@command(app, "constitutional")
+def constitutional(
+    run: Run,
+    rounds: int = typer.Option(2, "--rounds", help="critique -> revision rounds"),
+    beta: float = typer.Option(0.1, "--beta", help="DPO temperature"),
+    max_steps: int = typer.Option(6, "--max-steps", help="DPO steps (batch of 8 pairs)"),
+    lr: float = typer.Option(1e-4, "--lr", help="AdamW learning rate"),
+    model: str = typer.Option(None, "--model", help="HF causal LM folder (default: llmpath's)"),
+) -> dict:
+    """Constitutional AI: critique and revise samples by written principles, then DPO on them."""
+    from ch10_alignment.labs import constitutional_lab
+    from llmpath_core import UserError
+
+    if rounds < 1:
+        raise UserError("--rounds must be at least 1")
+    if beta <= 0 or lr <= 0:
+        raise UserError("--beta and --lr must be positive")
+    if max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    m, tok = _load(model, run.device)
+    info = constitutional_lab(
+        m, tok, run.out, rounds=rounds, beta=beta, max_steps=max_steps, lr=lr, seed=run.seed
+    )
+    run.table(
+        [
+            {
+                "win_rate": f"{info['win_rate']:.3f} +- {info['win_rate_stderr']:.3f}",
+                "kl": f"{info['kl']:.2f}",
+                "adherence": f"{info['adherence_before']['all']:.2f} -> "
+                f"{info['adherence_after']['all']:.2f}",
+                "pairs": info["pairs"],
+            }
+        ],
+        title="CAI-DPO vs the starting model (multi-dimension judge; adherence to all principles)",
     )
     return info
 

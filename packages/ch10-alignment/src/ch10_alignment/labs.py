@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from ch10_alignment.data import Pair, load_pairs, make_pairs, save_pairs, split_prompts
-from ch10_alignment.judge import KeywordJudge
+from ch10_alignment.judge import KeywordJudge, MultiJudge
 from llmpath_core import UserError
 
 DEFAULT_TRAIN_PROMPTS = 96
@@ -115,10 +115,57 @@ def dpo_lab(
     return info
 
 
-def judge_reward(judge: KeywordJudge):
-    """A reward function over (prompts, completions) from the programmatic judge."""
+def make_judge(name: str, scorer, tokenizer):
+    """``KeywordJudge()`` for "keyword"; ``MultiJudge`` with ``scorer``'s perplexity for "multi".
+
+    ``scorer`` must stay frozen (the starting model / reference).
+    """
+    if name == "keyword":
+        return KeywordJudge()
+    if name == "multi":
+        return MultiJudge.from_model(scorer, tokenizer)
+    raise UserError("--judge must be keyword or multi")
+
+
+def judge_breakdown(
+    policy, reference, tokenizer, prompts: list[str], judge: MultiJudge, seed: int, n: int = 2
+) -> dict:
+    """Held-out samples of policy and reference (the evaluation's seed) under both judges.
+
+    Per model: mean keyword-judge score, mean multi-judge score, and the mean of each of the
+    multi-judge's dimensions (``nll`` is the mean per-token NLL under the starting model).
+    """
+    from ch10_alignment.data import sample_continuations
+
+    kw = KeywordJudge()
+    out = {}
+    for name, m in (("policy", policy), ("reference", reference)):
+        conts = sample_continuations(
+            m, tokenizer, prompts, n=n, max_new_tokens=24, seed=seed + 1234
+        )
+        flat = [c for o in conts for c in o]
+        dims = judge.dimensions_many(flat)
+        out[name] = {
+            "keyword_score": sum(kw.score(c) for c in flat) / len(flat),
+            "multi_score": sum(d["total"] for d in dims) / len(dims),
+            **{
+                k: sum(d[k] for d in dims) / len(dims)
+                for k in ("keywords", "banned", "repetition", "length", "fluency", "nll")
+            },
+            "example": flat[0],
+        }
+    return out
+
+
+def judge_reward(judge):
+    """A reward function over (prompts, completions) from a programmatic judge.
+
+    Uses the judge's batched ``score_many`` when it has one (``MultiJudge``'s fluency forward).
+    """
 
     def fn(prompts: list[str], completions: list[str]) -> list[float]:
+        if hasattr(judge, "score_many"):
+            return judge.score_many(completions)
         return [judge.score(c) for c in completions]
 
     return fn
@@ -152,6 +199,7 @@ def rl_lab(
     lr: float,
     reward: str,
     seed: int,
+    judge: str = "keyword",
     group_size: int = 4,
     n_eval_prompts: int = 32,
     tax_windows: int = 32,
@@ -161,6 +209,9 @@ def rl_lab(
     With ``reward="rm"`` a reward model is first fitted on judged pairs (as ``reward-model``
     does) and the judge becomes the held-out monitor: the reward-hacking flag fires when the
     reward model's score rises while the judge's falls.
+    ``judge="multi"`` uses ``MultiJudge`` (distinct keywords, banned words, repetition, length,
+    fluency under the frozen starting model) for the reward and the held-out evaluation; the
+    result then also holds the keyword judge's held-out scores and the mean of each dimension.
     """
     import copy
 
@@ -172,11 +223,15 @@ def rl_lab(
         raise UserError("--algo must be grpo, rloo or ppo")
     if reward not in ("judge", "rm"):
         raise UserError("--reward must be judge or rm")
+    if judge not in ("keyword", "multi"):
+        raise UserError("--judge must be keyword or multi")
     if steps < 1:
         raise UserError("--steps must be at least 1")
     if beta < 0 or lr <= 0:
         raise UserError("--beta must be >= 0 and --lr > 0")
-    judge = KeywordJudge()
+    judge_name = judge
+    reference = copy.deepcopy(model)
+    judge = make_judge(judge_name, reference, tokenizer)
     train_prompts, heldout_prompts = split_prompts(seed=0)
     reward_fn = judge_reward(judge)
     rm_info = None
@@ -188,7 +243,6 @@ def rl_lab(
         def reward_fn(prompts, completions):
             return rm.score(prompts, completions).tolist()
 
-    reference = copy.deepcopy(model)
     result = train_rl(
         reference,
         tokenizer,
@@ -215,6 +269,7 @@ def rl_lab(
         **metrics,
         "algo": algo,
         "reward": reward,
+        "judge": judge_name,
         "steps": steps,
         "beta": beta,
         "lr": lr,
@@ -226,6 +281,10 @@ def rl_lab(
         "reward_model": rm_info,
         "history": result.steps,
     }
+    if judge_name == "multi":
+        info["judges"] = judge_breakdown(
+            result.policy, reference, tokenizer, heldout_prompts[:n_eval_prompts], judge, seed
+        )
     if out is not None:
         with atomic_dir(out) as d:
             result.policy.save_pretrained(d / "policy")
@@ -365,4 +424,104 @@ def frontier_lab(
                 ylabel="mean judge score",
             )
             (d / "frontier.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def constitutional_lab(
+    model,
+    tokenizer,
+    out: Path | None,
+    *,
+    rounds: int,
+    beta: float,
+    max_steps: int,
+    lr: float,
+    seed: int,
+    n_prompts: int = DEFAULT_TRAIN_PROMPTS,
+    n_eval_prompts: int = 32,
+) -> dict:
+    """Constitutional AI: critique and revise the model's samples, DPO on (revision, original).
+
+    The start is the frozen reference, the fluency scorer of ``MultiJudge`` and the critic's
+    model. Win rate (with its standard error) and KL on held-out prompts by ``MultiJudge``, the
+    keyword judge's win rate on the same samples, and each principle's adherence before / after.
+    """
+    import copy
+
+    from ch10_alignment.constitution import CONSTITUTION, adherence, constitutional_pairs
+    from ch10_alignment.data import sample_continuations
+    from ch10_alignment.train import evaluate_policy, train_dpo
+    from llmpath_core import atomic_dir
+
+    if rounds < 1:
+        raise UserError("--rounds must be at least 1")
+    if beta <= 0 or lr <= 0:
+        raise UserError("--beta and --lr must be positive")
+    if max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    reference = copy.deepcopy(model)
+    reference.eval()
+    judge = MultiJudge.from_model(reference, tokenizer)
+    train_prompts, heldout = split_prompts(seed=0)
+    cai = constitutional_pairs(
+        reference, tokenizer, train_prompts[:n_prompts], judge, rounds=rounds, seed=seed
+    )
+    if not cai.pairs:
+        raise UserError("no revision improved on its original: no preference pairs")
+    result = train_dpo(
+        reference, tokenizer, cai.pairs, beta=beta, max_steps=max_steps, lr=lr, seed=seed
+    )
+    held = heldout[:n_eval_prompts]
+    metrics = evaluate_policy(result.policy, reference, tokenizer, held, judge, seed=seed + 1234)
+    kw = evaluate_policy(
+        result.policy, reference, tokenizer, held, KeywordJudge(), seed=seed + 1234
+    )
+    samples = {
+        name: [
+            c
+            for o in sample_continuations(
+                m, tokenizer, held, n=2, max_new_tokens=24, seed=seed + 1234
+            )
+            for c in o
+        ]
+        for name, m in (("start", reference), ("cai_dpo", result.policy))
+    }
+    last = result.steps[-min(5, len(result.steps)) :]
+    info = {
+        **metrics,
+        "judge": "multi",
+        "keyword_win_rate": kw["win_rate"],
+        "keyword_win_rate_stderr": kw["win_rate_stderr"],
+        "constitution": [{"name": p.name, "text": p.text} for p in CONSTITUTION],
+        "adherence_before": adherence(samples["start"], judge),
+        "adherence_after": adherence(samples["cai_dpo"], judge),
+        "train_prompts": n_prompts,
+        "pairs": len(cai.pairs),
+        "originals_violating": sum(
+            c != "The response follows every principle." for c in cai.critiques
+        ),
+        "revision_adherence": adherence(
+            [r or o for r, o in zip(cai.revisions, cai.originals, strict=True)], judge
+        ),
+        "original_adherence": adherence(cai.originals, judge),
+        "example": {
+            "prompt": cai.pairs[0].prompt,
+            "original": cai.pairs[0].rejected,
+            "critique": cai.critiques[cai.originals.index(cai.pairs[0].rejected)],
+            "revision": cai.pairs[0].chosen,
+        },
+        "rounds": rounds,
+        "beta": beta,
+        "lr": lr,
+        "steps": max_steps,
+        "reward_accuracy": sum(s["reward_accuracy"] for s in last) / len(last),
+        "reward_margin": sum(s["reward_margin"] for s in last) / len(last),
+        "history": result.steps,
+    }
+    if out is not None:
+        with atomic_dir(out) as d:
+            result.policy.save_pretrained(d / "policy")
+            tokenizer.save_pretrained(d / "policy")
+            save_pairs(cai.pairs, d / "pairs.jsonl")
+            (d / "metrics.json").write_text(json.dumps(info, indent=2))
     return info
