@@ -448,23 +448,17 @@ def quantize_stage(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+def _serve_final_model(ctx: StageContext) -> str:
+    """Start ``ch17-serving serve`` on the DPO model on a free port; return its base URL."""
+    port = free_port()
+    command = ["ch17-serving", "serve", "--model", ctx.inputs["dpo"] / "model", "--port", port]
+    return ctx.start_server([*command, "--seed", ctx.params["seed"]], port)
+
+
 def serve_stage(ctx: StageContext) -> dict[str, Any]:
     """ch17: serve the final model (OpenAI API, streaming) and measure TTFT and tokens/s."""
     p = ctx.params
-    port = free_port()
-    url = ctx.start_server(
-        [
-            "ch17-serving",
-            "serve",
-            "--model",
-            ctx.inputs["dpo"] / "model",
-            "--port",
-            port,
-            "--seed",
-            p["seed"],
-        ],
-        port,
-    )
+    url = _serve_final_model(ctx)
     r = ctx.run_json(
         [
             "ch17-serving",
@@ -522,20 +516,7 @@ def rag_stage(ctx: StageContext) -> dict[str, Any]:
 def guard_stage(ctx: StageContext) -> dict[str, Any]:
     """ch21: the OWASP scan against the served final model, directly and behind the proxy."""
     p = ctx.params
-    port = free_port()
-    url = ctx.start_server(
-        [
-            "ch17-serving",
-            "serve",
-            "--model",
-            ctx.inputs["dpo"] / "model",
-            "--port",
-            port,
-            "--seed",
-            p["seed"],
-        ],
-        port,
-    )
+    url = _serve_final_model(ctx)
     proxy_port = free_port()
     proxy = ctx.start_server(
         [
