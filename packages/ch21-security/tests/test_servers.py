@@ -203,3 +203,40 @@ def test_compliance_records(servers, tmp_path):
         tmp_path / "r2", GuardrailConfig(detect_injection=False, redact_pii=False)
     )
     assert {i["ref"]: i["status"] for i in none["checklist"]}["GDPR Art. 32"] == "open"
+
+
+def test_scan_sends_the_given_model_id():
+    """``scan(model=...)`` names that model in every probe (ch17's server 404s unknown ids)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._send({"object": "list", "data": [{"id": "llmpath-x"}]})
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body["model"])
+            self._send({"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        probes = [p for p in default_probes() if p.raw_body is None][:3]
+        scan(f"http://127.0.0.1:{server.server_port}/v1", probes, model="llmpath-x")
+    finally:
+        server.shutdown()
+    assert seen == ["llmpath-x"] * 3
